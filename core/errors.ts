@@ -1,0 +1,69 @@
+/**
+ * Every error a user can cause is a BerthError with a stable `code`, so callers can branch on
+ * the code and the CLI can map it to Docker's exit codes and messages.
+ */
+export class BerthError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A reference (image name) that does not follow Docker's grammar. */
+export class InvalidReferenceError extends BerthError {
+  constructor(message: string) {
+    super('INVALID_REFERENCE', message);
+  }
+}
+
+/** A digest string that is malformed or uses an unsupported algorithm. */
+export class InvalidDigestError extends BerthError {
+  constructor(message: string) {
+    super('INVALID_DIGEST', message);
+  }
+}
+
+/** Content whose size or digest is not what it was declared to be. */
+export class DigestMismatchError extends BerthError {
+  constructor(message: string) {
+    super('DIGEST_MISMATCH', message);
+  }
+}
+
+/** A blob, image or other object that does not exist. */
+export class NotFoundError extends BerthError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+/** An operation refused because of the state of something else (Docker's "conflict"). */
+export class ConflictError extends BerthError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+/** A manifest, index or config that is not valid (bad JSON, missing fields, unknown type). */
+export class InvalidManifestError extends BerthError {
+  constructor(message: string) {
+    super('INVALID_MANIFEST', message);
+  }
+}
+
+/** An archive (docker save tarball, OCI layout) that cannot be read. */
+export class InvalidArchiveError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARCHIVE', message, options);
+  }
+}
+
+/** A bad argument to an API call (an option out of range, a value of the wrong shape). */
+export class InvalidArgumentError extends BerthError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
