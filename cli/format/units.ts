@@ -1,0 +1,50 @@
+/** Docker's human-readable sizes and ages (github.com/docker/go-units), to the character. */
+
+const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
+
+/** Go's `%.3g`: three significant digits, trailing zeros dropped, exponent form from 1e3 up. */
+function goG3(value: number): string {
+  if (value === 0) return '0';
+  const [mantissa, exp] = value.toExponential(2).split('e') as [string, string];
+  const exponent = Number(exp);
+  const trim = (s: string) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
+  if (exponent < -4 || exponent >= 3) {
+    return `${trim(mantissa)}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  return trim(value.toFixed(Math.max(0, 2 - exponent)));
+}
+
+/** go-units HumanSizeWithPrecision(size, 3): decimal units, e.g. `1.23kB`, `999999` -> `1e+03kB`. */
+export function humanSize(bytes: number): string {
+  let size = bytes;
+  let unit = 0;
+  while (size >= 1000 && unit < SIZE_UNITS.length - 1) {
+    size /= 1000;
+    unit++;
+  }
+  return `${goG3(size)}${SIZE_UNITS[unit]}`;
+}
+
+/** go-units HumanDuration: `Less than a second`, `About a minute`, `3 weeks`, ... */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
+}
+
+/** Docker's CREATED column: `<duration> ago`, or `N/A` for an image with no creation time. */
+export function createdAgo(unixSeconds: number, now = Date.now()): string {
+  if (!unixSeconds) return 'N/A';
+  return `${humanDuration(now - unixSeconds * 1000)} ago`;
+}

@@ -1,0 +1,14 @@
+export { Engine, defaultRoot, type EngineOptions, type SaveOptions } from './engine.ts';
+export * from './errors.ts';
+export { parseReference, referenceString, familiarString, withDefaultTag, type Reference } from './reference.ts';
+export { parseDigest, digestOf, type Digest } from './digest.ts';
+export type { ContentStore, ContentWriter, BlobInfo } from './content/content-store.ts';
+export { FsContentStore } from './content/fs-content-store.ts';
+export { MemoryContentStore } from './content/memory-content-store.ts';
+export { MediaType } from './image/media-types.ts';
+export type { Descriptor, ImageManifest, ImageIndex, ImageConfig, Platform } from './image/models.ts';
+export { parsePlatform, formatPlatform, hostPlatform, WASI_PLATFORM, type PlatformSpec } from './image/platform.ts';
+export type { ImageSummary, ImageInspect } from './image/image-views.ts';
+export type { ImageFilters } from './image/image-filters.ts';
+export type { DeleteRecord, PruneResult } from './image/image-store.ts';
+export type { LoadedImage, ArchiveSource } from './archive/load-archive.ts';
