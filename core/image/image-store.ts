@@ -4,7 +4,7 @@ import type { Digest } from '../digest.ts';
 import { shortId } from '../digest.ts';
 import { ConflictError, InvalidArgumentError, InvalidManifestError, NotFoundError } from '../errors.ts';
 import type { StateFile } from '../metadata/state-file.ts';
-import { familiarString, parseReference, referenceString, repositoryName, withDefaultTag } from '../reference.ts';
+import { familiarString, parseReference, referenceString, withDefaultTag } from '../reference.ts';
 import { isIndexType, layerType } from './media-types.ts';
 import { parseImageConfig, parseManifestOrIndex, type Descriptor, type ImageConfig, type ImageManifest } from './models.ts';
 import { selectManifest, type PlatformSpec } from './platform.ts';
@@ -130,7 +130,8 @@ export class ImageStore {
       const users = await this.users(record.id);
       const running = users.find((u) => u.running);
       const out: DeleteRecord[] = [];
-      const byId = isIdReference(refOrId, record.id);
+      // A digest reference names the content, not a tag: it removes like an ID does.
+      const byId = isIdReference(refOrId, record.id) || parseReference(refOrId).digest !== undefined;
       if (!byId) {
         const name = referenceString(withDefaultTag(parseReference(refOrId)));
         if (users.length && !options.force && tagsOf(table, record.id).length === 1) {
@@ -143,12 +144,9 @@ export class ImageStore {
           out.push({ untagged: familiarString(parseReference(name)) });
         }
         if (tagsOf(table, record.id).length > 0) return out;
-      } else {
-        const tags = tagsOf(table, record.id);
-        const repositories = new Set(tags.map((t) => repositoryName(parseReference(t))));
-        if (repositories.size > 1 && !options.force) {
-          throw new ConflictError(`conflict: unable to delete ${shortId(record.id)} (must be forced) - image is referenced in multiple repositories`);
-        }
+      } else if (tagsOf(table, record.id).length > 1 && !options.force) {
+        // Docker refuses this for two tags even within one repository, despite the message.
+        throw new ConflictError(`conflict: unable to delete ${shortId(record.id)} (must be forced) - image is referenced in multiple repositories`);
       }
       if (running) {
         throw new ConflictError(
