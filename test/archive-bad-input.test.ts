@@ -56,7 +56,7 @@ const byName = (members: ReadMember[], name: string | RegExp) => members.find((m
 describe('bad archives leave the store as it was', () => {
   it('an archive truncated inside a member', async () => {
     const full = await readArchive('docker-save-legacy.tar');
-    await expectRefused(full.subarray(0, full.length / 2 + 100), 'INVALID_ARCHIVE', /not a readable tar: Unexpected end of data/);
+    await expectRefused(full.subarray(0, full.length / 2 + 100), 'INVALID_ARCHIVE', /^archive is truncated: it ends inside /);
   });
 
   it('an archive truncated between members', async () => {

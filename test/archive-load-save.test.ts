@@ -181,7 +181,7 @@ describe('saving', () => {
     cleanups.push(dir.cleanup);
     await expect(engine.saveImages(['berth-fixture/hello:1.0', 'nope'], join(dir.path, 'x.tar'))).rejects.toMatchObject({
       code: 'NOT_FOUND',
-      message: 'No such image: nope:latest',
+      message: 'No such image: nope',
     });
     expect(await readdir(dir.path)).toEqual([]);
   });

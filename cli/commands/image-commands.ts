@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { shortId } from '../../core/digest.ts';
 import { parseFilterFlags } from '../../core/image/image-filters.ts';
+import { parseReference } from '../../core/reference.ts';
 import type { ImageSummary } from '../../core/image/image-views.ts';
 import { action, isNotFound, type CliContext } from '../context.ts';
 import { formatTable } from '../format/table.ts';
@@ -138,6 +139,12 @@ function tagCommand(name: string): Maker {
       .argument('<target>', 'TARGET_IMAGE[:TAG]')
       .action(
         action(ctx, async (source: string, target: string) => {
+          try {
+            parseReference(target);
+          } catch (err) {
+            // The docker CLI checks the target itself and wraps the message like this.
+            throw new Error(`Error parsing reference: "${target}" is not a valid repository/tag: ${(err as Error).message}`);
+          }
           await (await ctx.open()).tagImage(source, target);
         }),
       );

@@ -63,7 +63,7 @@ export async function* tarEntries(input: AsyncIterable<Uint8Array>): AsyncIterab
       const { name, type, size, linkname } = entry.header;
       const path = normalizeMemberPath(name);
       if (type === 'file' || type === 'contiguous-file') {
-        yield { type: 'file', path, size: size ?? 0, body: entry as AsyncIterable<Uint8Array> };
+        yield { type: 'file', path, size: size ?? 0, body: memberBody(entry as AsyncIterable<Uint8Array>, path) };
       } else if ((type === 'symlink' || type === 'link') && linkname) {
         // Hardlink targets are archive paths; symlink targets are relative to the link's directory.
         const target = type === 'link' ? normalizeMemberPath(linkname) : normalizeMemberPath(linkname, posix.dirname(path));
@@ -74,9 +74,19 @@ export async function* tarEntries(input: AsyncIterable<Uint8Array>): AsyncIterab
     }
   } catch (err) {
     if (err instanceof InvalidArchiveError) throw err;
+    if (/unexpected end/i.test((err as Error).message)) throw new InvalidArchiveError('archive is truncated: it ends inside a tar header', { cause: err });
     throw new InvalidArchiveError(`archive is not a readable tar: ${(err as Error).message}`, { cause: err });
   } finally {
     source.destroy();
+  }
+}
+
+/** A member's bytes; a stream cut short (the tar ends inside the member) says so by name. */
+async function* memberBody(entry: AsyncIterable<Uint8Array>, path: string): AsyncIterable<Uint8Array> {
+  try {
+    yield* entry;
+  } catch (err) {
+    throw new InvalidArchiveError(`archive is truncated: it ends inside ${path}`, { cause: err });
   }
 }
 

@@ -54,7 +54,9 @@ export async function loadArchive(images: ImageStore, source: ArchiveSource): Pr
 async function openSource(source: ArchiveSource): Promise<AsyncIterable<ArchiveEntry>> {
   if (typeof source !== 'string') return tarEntries(source);
   const info = await stat(source).catch((err: NodeJS.ErrnoException) => {
-    throw new BerthError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR', `open ${source}: ${err.message.replace(/^[A-Z]+: /, '')}`);
+    // Node says "ENOENT: no such file or directory, stat '<path>'"; Docker says "open <path>: no such file or directory".
+    const reason = err.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+    throw new BerthError(err.code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR', `open ${source}: ${reason}`);
   });
   return info.isDirectory() ? directoryEntries(source) : tarEntries(createReadStream(source));
 }
@@ -105,7 +107,8 @@ async function candidatesFromIndex(
     if (annotations[IMAGE_NAME]) names.push(annotations[IMAGE_NAME]);
     else if (refName && /[/:@]/.test(refName)) names.push(refName);
     if (names.length === 0 && dockerEntries.length) names.push(...(await repoTagsFor(target, contents, images, dockerEntries)));
-    candidates.push({ target: stripAnnotations(target), names });
+    // Docker 25+ names untagged images `moby-dangling@<digest>`: a digest is no tag to keep.
+    candidates.push({ target: stripAnnotations(target), names: names.filter((n) => !parseReference(n).digest) });
   }
   return candidates;
 }

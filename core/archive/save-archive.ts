@@ -123,7 +123,8 @@ export function saveArchive(images: ImageStore, plan: SavePlan): AsyncIterable<U
 export async function saveArchiveToFile(images: ImageStore, plan: SavePlan, path: string): Promise<void> {
   const temp = join(dirname(path), `.${randomBytes(6).toString('hex')}.berth-save`);
   try {
-    await pipeline(saveArchive(images, plan), createWriteStream(temp, { flags: 'wx' }));
+    // 0600, as docker save -o: an image can hold secrets.
+    await pipeline(saveArchive(images, plan), createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });

@@ -15,11 +15,10 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-function matchesReference(image: ImageSummary, patterns: string[]): boolean {
-  return patterns.some((pattern) => {
-    const re = globToRegExp(pattern);
-    return image.RepoTags.some((tag) => re.test(tag) || re.test(tag.slice(0, tag.lastIndexOf(':'))));
-  });
+/** The image's tags that match one of the patterns, by name or by name:tag. */
+function matchingTags(image: ImageSummary, patterns: string[]): string[] {
+  const res = patterns.map(globToRegExp);
+  return image.RepoTags.filter((tag) => res.some((re) => re.test(tag) || re.test(tag.slice(0, tag.lastIndexOf(':')))));
 }
 
 function matchesLabel(image: ImageSummary, wanted: string[]): boolean {
@@ -36,22 +35,29 @@ function matchesLabel(image: ImageSummary, wanted: string[]): boolean {
  */
 export function filterImages(images: ImageSummary[], filters: ImageFilters, createdOf: (ref: string) => number): ImageSummary[] {
   for (const key of Object.keys(filters)) {
-    if (!KNOWN.has(key)) throw new InvalidArgumentError(`invalid filter '${key}'`);
+    if (!KNOWN.has(key)) throw new InvalidArgumentError(`Invalid filter '${key}'`);
   }
   const dangling = filters.dangling?.at(-1);
   if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling.toLowerCase())) {
-    throw new InvalidArgumentError(`invalid filter 'dangling=${dangling}'`);
+    throw new InvalidArgumentError(`Invalid filter 'dangling=[${dangling}]'`);
   }
   const before = filters.before?.map(createdOf);
   const since = filters.since?.map(createdOf);
-  return images.filter((image) => {
-    if (dangling !== undefined && (image.RepoTags.length === 0) !== ['true', '1'].includes(dangling.toLowerCase())) return false;
-    if (filters.reference?.length && !matchesReference(image, filters.reference)) return false;
-    if (filters.label?.length && !matchesLabel(image, filters.label)) return false;
-    if (before?.some((t) => image.Created >= t)) return false;
-    if (since?.some((t) => image.Created <= t)) return false;
-    return true;
-  });
+  const out: ImageSummary[] = [];
+  for (const image of images) {
+    if (dangling !== undefined && (image.RepoTags.length === 0) !== ['true', '1'].includes(dangling.toLowerCase())) continue;
+    if (filters.label?.length && !matchesLabel(image, filters.label)) continue;
+    if (before?.some((t) => image.Created >= t)) continue;
+    if (since?.some((t) => image.Created <= t)) continue;
+    if (!filters.reference?.length) {
+      out.push(image);
+      continue;
+    }
+    // As in Docker, a reference filter also narrows the image's tags to the matching ones.
+    const tags = matchingTags(image, filters.reference);
+    if (tags.length) out.push({ ...image, RepoTags: tags });
+  }
+  return out;
 }
 
 /** Parses `key=value` filter flags as the CLI receives them. */

@@ -82,7 +82,7 @@ export class ImageStore {
     const prepared = await Promise.all(
       images.map(async ({ target, names }) => {
         const fullNames = names.map((n) => referenceString(withDefaultTag(parseReference(n))));
-        for (const n of fullNames) if (parseReference(n).digest) throw refusingDigestTag(n);
+        for (const n of fullNames) if (parseReference(n).digest) throw refusingDigestTag();
         return { ...(await this.describe(target)), fullNames };
       }),
     );
@@ -96,10 +96,9 @@ export class ImageStore {
           }
         }
       }
-      const now = new Date().toISOString();
       return prepared.map(({ record, fullNames }) => {
-        const previous = table.images[record.id];
-        table.images[record.id] = { ...record, lastTagTime: fullNames.length ? now : previous?.lastTagTime };
+        // As in Docker, loading does not count as tagging: LastTagTime stays as it was.
+        table.images[record.id] = { ...record, lastTagTime: table.images[record.id]?.lastTagTime };
         for (const n of fullNames) table.tags[n] = record.id;
         return table.images[record.id]!;
       });
@@ -108,7 +107,7 @@ export class ImageStore {
 
   async tag(source: string, target: string): Promise<void> {
     const ref = parseReference(target);
-    if (ref.digest) throw refusingDigestTag(target);
+    if (ref.digest) throw refusingDigestTag();
     const name = referenceString(withDefaultTag(ref));
     await this.state.update((table) => {
       const record = lookupImage(table, source);
@@ -256,7 +255,7 @@ function isIdReference(refOrId: string, id: Digest): boolean {
   return /^[0-9a-f]{1,64}$/.test(hex) && id.startsWith(`sha256:${hex}`);
 }
 
-function refusingDigestTag(name: string): InvalidArgumentError {
-  return new InvalidArgumentError(`refusing to create a tag with a digest reference: ${name}`);
+function refusingDigestTag(): InvalidArgumentError {
+  return new InvalidArgumentError('refusing to create a tag with a digest reference');
 }
 

@@ -1,6 +1,6 @@
 import type { Digest } from '../digest.ts';
 import { BerthError, NotFoundError } from '../errors.ts';
-import { familiarString, parseReference, referenceString, withDefaultTag } from '../reference.ts';
+import { parseReference, referenceString, withDefaultTag } from '../reference.ts';
 import type { Descriptor } from './models.ts';
 
 /** What the image store persists about one image; its ID is its config digest, as in Docker. */
@@ -52,10 +52,8 @@ export function lookupImage(table: ImageTable, refOrId: string): ImageRecord {
     if (record) return record;
     throw noSuchImage(refOrId);
   }
-  let display = refOrId;
   try {
     const ref = parseReference(refOrId);
-    display = familiarString(withDefaultTag(ref));
     if (ref.digest) {
       const byDigest = Object.values(table.images).find((r) => r.target.digest === ref.digest || r.manifest.digest === ref.digest);
       if (byDigest) return byDigest;
@@ -74,9 +72,10 @@ export function lookupImage(table: ImageTable, refOrId: string): ImageRecord {
       throw new BerthError('AMBIGUOUS_ID', `image ID prefix "${refOrId}" is ambiguous: it matches ${matches.length} images; give more characters`);
     }
   }
-  throw noSuchImage(display);
+  throw noSuchImage(refOrId);
 }
 
-export function noSuchImage(display: string): NotFoundError {
-  return new NotFoundError(`No such image: ${display}`);
+/** Docker's message names the image as the user typed it. */
+export function noSuchImage(refOrId: string): NotFoundError {
+  return new NotFoundError(`No such image: ${refOrId}`);
 }

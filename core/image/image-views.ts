@@ -26,9 +26,11 @@ export interface ImageInspect {
   Parent: string;
   Comment: string;
   Created: string;
+  Container?: string;
+  ContainerConfig?: Record<string, unknown>;
   DockerVersion: string;
   Author: string;
-  Config: ImageConfig['config'] | null;
+  Config: Record<string, unknown>;
   Architecture: string;
   Variant?: string;
   Os: string;
@@ -37,6 +39,50 @@ export interface ImageInspect {
   GraphDriver: { Name: string; Data: null };
   RootFS: { Type: string; Layers: string[] };
   Metadata: { LastTagTime: string };
+}
+
+/**
+ * Docker's container.Config in its field order: the fields Docker always prints, with its
+ * defaults, then the optional ones where the image has them, then anything else the image
+ * config carries.
+ */
+const ALWAYS: readonly [string, unknown][] = [
+  ['Hostname', ''],
+  ['Domainname', ''],
+  ['User', ''],
+  ['AttachStdin', false],
+  ['AttachStdout', false],
+  ['AttachStderr', false],
+  ['ExposedPorts', undefined],
+  ['Tty', false],
+  ['OpenStdin', false],
+  ['StdinOnce', false],
+  ['Env', null],
+  ['Cmd', null],
+  ['Healthcheck', undefined],
+  ['ArgsEscaped', undefined],
+  ['Image', ''],
+  ['Volumes', null],
+  ['WorkingDir', ''],
+  ['Entrypoint', null],
+  ['NetworkDisabled', undefined],
+  ['MacAddress', undefined],
+  ['OnBuild', null],
+  ['Labels', null],
+  ['StopSignal', undefined],
+  ['StopTimeout', undefined],
+  ['Shell', undefined],
+];
+
+export function dockerContainerConfig(config: Record<string, unknown> | null | undefined): Record<string, unknown> {
+  const source = config ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [key, fallback] of ALWAYS) {
+    const value = source[key] ?? fallback;
+    if (value !== undefined) out[key] = value;
+  }
+  for (const [key, value] of Object.entries(source)) if (!(key in out)) out[key] = value;
+  return out;
 }
 
 /** The zero time Docker prints for an unset time. */
@@ -72,7 +118,7 @@ export function imageSummary(table: ImageTable, record: ImageRecord, containers 
 
 export function imageInspect(table: ImageTable, record: ImageRecord, config: ImageConfig): ImageInspect {
   const history = config.history ?? [];
-  const dockerVersion = (config as { docker_version?: unknown }).docker_version;
+  const legacy = config as { docker_version?: unknown; container?: unknown; container_config?: Record<string, unknown> };
   return {
     Id: record.id,
     RepoTags: tagsOf(table, record.id).map((t) => familiarString(parseReference(t))),
@@ -80,9 +126,12 @@ export function imageInspect(table: ImageTable, record: ImageRecord, config: Ima
     Parent: '',
     Comment: history.at(-1)?.comment ?? '',
     Created: config.created ?? ZERO_TIME,
-    DockerVersion: typeof dockerVersion === 'string' ? dockerVersion : '',
+    // Images built by Docker before BuildKit carry the build container's ID and config.
+    ...(typeof legacy.container === 'string' ? { Container: legacy.container } : {}),
+    ...(legacy.container_config ? { ContainerConfig: dockerContainerConfig(legacy.container_config) } : {}),
+    DockerVersion: typeof legacy.docker_version === 'string' ? legacy.docker_version : '',
     Author: config.author ?? '',
-    Config: config.config ?? null,
+    Config: dockerContainerConfig(config.config),
     Architecture: config.architecture,
     ...(config.variant ? { Variant: config.variant } : {}),
     Os: config.os,
