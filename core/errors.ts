@@ -67,3 +67,73 @@ export class InvalidArgumentError extends BerthError {
     super('INVALID_ARGUMENT', message);
   }
 }
+
+/** A layer changeset that cannot be applied (bad whiteout name, hardlink to a missing target…). */
+export class InvalidLayerError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_LAYER', message, options);
+  }
+}
+
+/** The limit a layer exceeded; the names are the option names callers set. */
+export type LayerLimitName = 'maxEntries' | 'maxPathLength' | 'maxTotalFileBytes';
+
+/** A layer larger than a configured limit: an entry, path-length or size bomb. */
+export class LayerLimitError extends BerthError {
+  readonly limit: LayerLimitName;
+
+  constructor(limit: LayerLimitName, message: string) {
+    super('LAYER_LIMIT', message);
+    this.limit = limit;
+  }
+}
+
+/** POSIX error names a filesystem operation can fail with; the WASI backend maps them to WASI errnos. */
+export type Errno =
+  | 'EBUSY'
+  | 'EEXIST'
+  | 'EFBIG'
+  | 'EINVAL'
+  | 'EISDIR'
+  | 'ELOOP'
+  | 'ENAMETOOLONG'
+  | 'ENODATA'
+  | 'ENOENT'
+  | 'ENOTDIR'
+  | 'ENOTEMPTY'
+  | 'EOPNOTSUPP'
+  | 'EPERM'
+  | 'EROFS'
+  | 'EXDEV';
+
+const ERRNO_TEXT: Record<Errno, string> = {
+  EBUSY: 'resource busy',
+  EEXIST: 'file exists',
+  EFBIG: 'file too large',
+  EINVAL: 'invalid argument',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENAMETOOLONG: 'file name too long',
+  ENODATA: 'no such attribute',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  ENOTEMPTY: 'directory not empty',
+  EOPNOTSUPP: 'operation not supported',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EXDEV: 'cross-device link',
+};
+
+/** A filesystem operation (on the in-memory union) that failed the way the POSIX call would. */
+export class FsError extends BerthError {
+  readonly errno: Errno;
+  readonly syscall: string;
+  readonly path: string;
+
+  constructor(errno: Errno, syscall: string, path: string) {
+    super('FS_ERROR', `${syscall} ${path}: ${errno} (${ERRNO_TEXT[errno]})`);
+    this.errno = errno;
+    this.syscall = syscall;
+    this.path = path;
+  }
+}
