@@ -137,3 +137,17 @@ export class FsError extends BerthError {
     this.path = path;
   }
 }
+
+/** Something that already exists where a new one was to be created (a snapshot key, a name). */
+export class AlreadyExistsError extends BerthError {
+  constructor(message: string) {
+    super('ALREADY_EXISTS', message);
+  }
+}
+
+/** The native (Linux) addon cannot be used: another OS, not built, or it fails to load. */
+export class NativeUnavailableError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NATIVE_UNAVAILABLE', message, options);
+  }
+}

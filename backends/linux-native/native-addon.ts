@@ -1,0 +1,91 @@
+/**
+ * The TypeScript side of berth's N-API addon (native/, Rust): the Linux system calls node:fs
+ * lacks. Every function is synchronous. A failed system call throws an Error shaped like Node's
+ * fs errors — `code` (`ENOENT`), negative `errno`, `syscall`, `path` — whose message names all
+ * three (`mknod /x/y: EPERM (Operation not permitted)`); a bad argument throws a TypeError, or a
+ * RangeError for a number out of range, with Node's codes (ERR_INVALID_ARG_TYPE...).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeUnavailableError } from '../../core/errors.ts';
+
+export interface NativeAddon {
+  /**
+   * mknod(2). `mode` carries the file type (S_IFCHR, S_IFBLK, S_IFIFO from fs.constants) and the
+   * permission bits, which the process umask reduces; the device number is makedev(major, minor).
+   */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2): sets (creates or replaces) an attribute of the path itself, not a symlink's target. */
+  lsetxattr(path: string, name: string, value: Uint8Array): void;
+  /** lgetxattr(2): the attribute's value, or null when the path has none of that name. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  /** llistxattr(2): the names of the path's attributes (only those the caller may see). */
+  llistxattr(path: string): string[];
+  /**
+   * utimensat(2) with AT_SYMLINK_NOFOLLOW: sets the access and modification times of the path
+   * itself to the nanosecond (fs.lutimes takes float seconds, which cannot hold nanoseconds).
+   */
+  lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+}
+
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs'] as const satisfies readonly (keyof NativeAddon)[];
+
+const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon once per process; fails with NATIVE_UNAVAILABLE, saying what to do. */
+export function loadNativeAddon(): NativeAddon {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): NativeAddon {
+  if (process.platform !== 'linux') {
+    throw new NativeUnavailableError(
+      `berth's native addon runs on Linux only (this is ${process.platform}): use the WASI backend here`,
+    );
+  }
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new NativeUnavailableError(`berth's native addon is not built (no ${file}): build it with ${HOW_TO_BUILD}`);
+  }
+  let addon: Partial<NativeAddon>;
+  try {
+    addon = createRequire(import.meta.url)(file) as Partial<NativeAddon>;
+  } catch (err) {
+    throw new NativeUnavailableError(`berth's native addon ${file} does not load (${(err as Error).message}): rebuild it with ${HOW_TO_BUILD}`, { cause: err });
+  }
+  const missing = FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+  if (missing.length > 0) {
+    throw new NativeUnavailableError(`berth's native addon ${file} is out of date (it lacks ${missing.join(', ')}): rebuild it with ${HOW_TO_BUILD}`);
+  }
+  return addon as NativeAddon;
+}
+
+/**
+ * Where `napi build --platform` puts the addon: native/berth.<os>-<arch>-<libc>.node in the
+ * package root, the nearest directory with a package.json above this module — the repository
+ * when running from source, the package when running from dist/.
+ */
+function addonPath(): string {
+  return join(packageRoot(), 'native', `berth.linux-${process.arch}-${isMusl() ? 'musl' : 'gnu'}.node`);
+}
+
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) {
+      throw new NativeUnavailableError(`berth's native addon cannot be found: no package.json above ${start}`);
+    }
+  }
+}
+
+function isMusl(): boolean {
+  // glibc reports its version here; musl has none. Only called on Linux.
+  const report = process.report.getReport() as { header?: { glibcVersionRuntime?: string } };
+  return report.header?.glibcVersionRuntime === undefined;
+}

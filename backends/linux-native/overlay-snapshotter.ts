@@ -1,0 +1,185 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors.ts';
+import { isAlive } from '../../core/fs-util.ts';
+import type { LayerEntry } from '../../core/layer/layer-entry.ts';
+import { FsStateFile } from '../../core/metadata/fs-state-file.ts';
+import type { StateFile } from '../../core/metadata/state-file.ts';
+import { EXTRACT_PREFIX } from '../../core/snapshot/unpack.ts';
+import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from '../../core/snapshot/snapshotter.ts';
+import { diskUsage } from './disk-usage.ts';
+import { OverlayLayerWriter, type OverlaySyscalls } from './overlay-layer-writer.ts';
+
+interface SnapshotRecord {
+  id: number;
+  kind: SnapshotKind;
+  parent?: string;
+  created: string;
+}
+
+interface SnapshotTable {
+  nextId: number;
+  snapshots: Record<string, SnapshotRecord>;
+}
+
+/**
+ * containerd's overlay snapshotter: each snapshot is a numbered directory <root>/<id> with
+ * `fs` (its changes: an unpacked layer, or a container's upper) and `work` (overlay's
+ * workdir). Mounts name directories relative to <root> (Mount.cwd), so the mount data of an
+ * image with a hundred layers stays far below the one-page limit. Metadata lives in one
+ * StateFile under a cross-process lock; directories are created before a snapshot is recorded
+ * and removed after it is forgotten, so a crash leaves at worst an unrecorded directory, which
+ * `cleanup()` removes.
+ */
+export class OverlaySnapshotter implements Snapshotter {
+  private constructor(
+    readonly root: string,
+    private readonly table: StateFile<SnapshotTable>,
+    private readonly sys: OverlaySyscalls,
+  ) {}
+
+  static async open(root: string, sys: OverlaySyscalls): Promise<OverlaySnapshotter> {
+    await mkdir(root, { recursive: true });
+    const snapshotter = new OverlaySnapshotter(root, new FsStateFile(join(root, 'metadata.json'), () => ({ nextId: 1, snapshots: {} })), sys);
+    await snapshotter.cleanup();
+    return snapshotter;
+  }
+
+  async stat(key: string): Promise<SnapshotInfo | undefined> {
+    const record = (await this.table.read()).snapshots[key];
+    return record && info(key, record);
+  }
+
+  async list(): Promise<SnapshotInfo[]> {
+    return Object.entries((await this.table.read()).snapshots).map(([key, record]) => info(key, record));
+  }
+
+  prepare(key: string, parent?: string): Promise<Mount[]> {
+    return this.create('active', key, parent);
+  }
+
+  view(key: string, parent?: string): Promise<Mount[]> {
+    return this.create('view', key, parent);
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    const table = await this.table.read();
+    const record = table.snapshots[key];
+    if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
+    return this.mountsOf(table, record);
+  }
+
+  async commit(name: string, key: string): Promise<void> {
+    await this.table.update((table) => {
+      const record = table.snapshots[key];
+      if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
+      if (record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is a ${record.kind}, not an active snapshot`);
+      if (table.snapshots[name]) throw new AlreadyExistsError(`snapshot ${name} already exists`);
+      delete table.snapshots[key];
+      table.snapshots[name] = { ...record, kind: 'committed' };
+    });
+  }
+
+  async remove(key: string): Promise<void> {
+    const id = await this.table.update((table) => {
+      const record = table.snapshots[key];
+      if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
+      const child = Object.entries(table.snapshots).find(([, r]) => r.parent === key);
+      if (child) throw new ConflictError(`snapshot ${key} is the parent of snapshot ${child[0]}; remove that first`);
+      delete table.snapshots[key];
+      return record.id;
+    });
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+
+  async usage(key: string): Promise<SnapshotUsage> {
+    const record = (await this.table.read()).snapshots[key];
+    if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
+    return diskUsage(join(this.dir(record.id), 'fs'));
+  }
+
+  async applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void> {
+    const table = await this.table.read();
+    const record = table.snapshots[key];
+    if (!record || record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
+    const lowerDirs = this.parentIds(table, record).map((id) => join(this.dir(id), 'fs'));
+    await new OverlayLayerWriter(join(this.dir(record.id), 'fs'), this.sys, { lowerDirs }).apply(entries);
+  }
+
+  /**
+   * Removes what crashed processes left: directories no snapshot records, and the extraction
+   * snapshots of processes that no longer run.
+   */
+  async cleanup(): Promise<void> {
+    const table = await this.table.read();
+    for (const [key, record] of Object.entries(table.snapshots)) {
+      if (!key.startsWith(EXTRACT_PREFIX) || record.kind !== 'active') continue;
+      const pid = Number.parseInt(key.slice(EXTRACT_PREFIX.length), 10);
+      if (!isAlive(pid)) await this.remove(key).catch(() => undefined);
+    }
+    const known = new Set(Object.values((await this.table.read()).snapshots).map((r) => String(r.id)));
+    const nextId = (await this.table.read()).nextId;
+    for (const name of await readdir(this.root)) {
+      // Only numbered directories below nextId: a higher one may be being created right now.
+      if (/^\d+$/.test(name) && Number(name) < nextId && !known.has(name)) {
+        await rm(join(this.root, name), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private async create(kind: SnapshotKind, key: string, parent?: string): Promise<Mount[]> {
+    if (!key) throw new InvalidArgumentError('snapshot key must not be empty');
+    const { table, record } = await this.table.update(async (table) => {
+      if (table.snapshots[key]) throw new AlreadyExistsError(`snapshot ${key} already exists`);
+      if (parent !== undefined) {
+        const p = table.snapshots[parent];
+        if (!p) throw new NotFoundError(`parent snapshot ${parent} does not exist`);
+        if (p.kind !== 'committed') throw new InvalidArgumentError(`parent snapshot ${parent} is not committed`);
+      }
+      const id = table.nextId++;
+      await mkdir(join(this.dir(id), 'fs'), { recursive: true, mode: 0o755 });
+      if (kind === 'active') await mkdir(join(this.dir(id), 'work'));
+      const record: SnapshotRecord = { id, kind, ...(parent !== undefined ? { parent } : {}), created: new Date().toISOString() };
+      table.snapshots[key] = record;
+      return { table: structuredClone(table), record };
+    });
+    return this.mountsOf(table, record);
+  }
+
+  private parentIds(table: SnapshotTable, record: SnapshotRecord): number[] {
+    const ids: number[] = [];
+    for (let key = record.parent; key !== undefined; key = table.snapshots[key]?.parent) {
+      const parent = table.snapshots[key];
+      if (!parent) throw new NotFoundError(`parent snapshot ${key} does not exist`);
+      ids.push(parent.id);
+    }
+    return ids;
+  }
+
+  private mountsOf(table: SnapshotTable, record: SnapshotRecord): Mount[] {
+    const parents = this.parentIds(table, record);
+    const fs = (id: number) => `${id}/fs`;
+    if (record.kind === 'view') {
+      if (parents.length === 0) return [{ type: 'bind', source: join(this.dir(record.id), 'fs'), options: ['ro', 'rbind'] }];
+      if (parents.length === 1) return [{ type: 'bind', source: join(this.dir(parents[0]!), 'fs'), options: ['ro', 'rbind'] }];
+      return [{ type: 'overlay', source: 'overlay', options: [`lowerdir=${parents.map(fs).join(':')}`], cwd: this.root }];
+    }
+    if (parents.length === 0) return [{ type: 'bind', source: join(this.dir(record.id), 'fs'), options: ['rw', 'rbind'] }];
+    return [
+      {
+        type: 'overlay',
+        source: 'overlay',
+        options: [`workdir=${record.id}/work`, `upperdir=${fs(record.id)}`, `lowerdir=${parents.map(fs).join(':')}`],
+        cwd: this.root,
+      },
+    ];
+  }
+
+  private dir(id: number): string {
+    return join(this.root, String(id));
+  }
+}
+
+function info(key: string, record: SnapshotRecord): SnapshotInfo {
+  return { key, kind: record.kind, ...(record.parent !== undefined ? { parent: record.parent } : {}), created: record.created };
+}

@@ -1,0 +1,50 @@
+import type { LayerEntry } from '../layer/layer-entry.ts';
+
+/**
+ * A mount as data (containerd's model): the backend performs it. `cwd`, when set, is the
+ * directory the path options are relative to; the mounter changes into it first. Relative
+ * paths keep overlay's mount data under one page even for images of 100+ layers.
+ */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+  cwd?: string;
+}
+
+export type SnapshotKind = 'active' | 'view' | 'committed';
+
+export interface SnapshotInfo {
+  key: string;
+  kind: SnapshotKind;
+  parent?: string;
+  created: string;
+}
+
+export interface SnapshotUsage {
+  /** Bytes used by the snapshot's own changes. */
+  size: number;
+  inodes: number;
+}
+
+/**
+ * Snapshots of filesystem trees (containerd's Snapshotter): committed snapshots are unpacked
+ * layers, keyed by chainID; active ones are writable (a layer being unpacked, a container's
+ * rootfs); views are read-only. Keys are unique across all three kinds.
+ */
+export interface Snapshotter {
+  stat(key: string): Promise<SnapshotInfo | undefined>;
+  list(): Promise<SnapshotInfo[]>;
+  /** A new active snapshot on top of the committed `parent`. */
+  prepare(key: string, parent?: string): Promise<Mount[]>;
+  /** A new read-only view of the committed `parent`. */
+  view(key: string, parent?: string): Promise<Mount[]>;
+  mounts(key: string): Promise<Mount[]>;
+  /** Turns the active snapshot `key` into the committed snapshot `name`. */
+  commit(name: string, key: string): Promise<void>;
+  /** Removes a snapshot that no other snapshot has as parent. */
+  remove(key: string): Promise<void>;
+  usage(key: string): Promise<SnapshotUsage>;
+  /** Applies a layer's changeset into the active snapshot `key`, in this snapshotter's format. */
+  applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void>;
+}

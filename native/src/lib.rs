@@ -1,0 +1,27 @@
+//! berth's N-API addon: the Linux system calls the TypeScript side cannot make through node:fs.
+//! Later, the container runtime (namespaces, mounts, cgroups, the process monitor).
+//!
+//! Layout: `napi` declares the N-API C functions by hand (no napi crates offline), `js` bridges
+//! them to plain Rust, `exports` lists what JavaScript sees, and one module per concern does the
+//! work without knowing about N-API.
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("berth's native addon is Linux-only; other systems use the WASI backend");
+
+mod errno;
+mod exports;
+mod inode;
+mod js;
+mod napi;
+mod xattr;
+
+use napi::{napi_env, napi_value};
+
+/// Node calls this when it loads the addon (the symbol NAPI_MODULE_INIT defines in C).
+///
+/// # Safety
+/// Called by Node with a valid environment and exports object.
+#[no_mangle]
+pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
+    js::register(env, exports, exports::EXPORTS)
+}
