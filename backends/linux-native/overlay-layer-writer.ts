@@ -1,15 +1,14 @@
 import { constants } from 'node:fs';
-import { lchown, link, lstat, lutimes, mkdir, open, rm, symlink, chmod } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidLayerError } from '../../core/errors.ts';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type LayerEntry } from '../../core/layer/layer-entry.ts';
+import type { NativeAddon } from './native-addon.ts';
 import { resolveInRoot } from './root-path.ts';
 
 /** The few syscalls Node's fs lacks, from the native addon. */
-export interface OverlaySyscalls {
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: Uint8Array): void;
-}
+export type OverlaySyscalls = Pick<NativeAddon, 'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr'>;
 
 export interface OverlayLayerWriterOptions {
   /** The directories of the layers below, top first: implicit directories copy their metadata. */
@@ -65,7 +64,11 @@ export class OverlayLayerWriter {
     if (name.startsWith(WHITEOUT_PREFIX)) {
       await drain(entry);
       const dir = await this.parent(names, entry.path);
-      if (name === OPAQUE_WHITEOUT) return this.sys.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+      if (name === OPAQUE_WHITEOUT) {
+        this.sys.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+        if (dir === this.root) await this.hideLowerRoot();
+        return;
+      }
       const deleted = name.slice(WHITEOUT_PREFIX.length);
       if (deleted === '' || deleted === '.' || deleted === '..') throw new InvalidLayerError(`layer entry ${entry.path}: invalid whiteout name ${name}`);
       return this.whiteout(join(dir, deleted));
@@ -82,14 +85,18 @@ export class OverlayLayerWriter {
     if (entry.type === 'directory') {
       await drain(entry);
       if (existing?.isDirectory()) return this.setMeta(target, entry);
-      if (existing) await rm(target, { recursive: true, force: true });
+      if (existing) await this.remove(target);
       await mkdir(target);
       await this.setMeta(target, entry);
       // A directory replacing something of this layer (a whiteout, a file) was deleted below.
       if (existing) this.sys.lsetxattr(target, OPAQUE_XATTR, Buffer.from('y'));
       return;
     }
-    if (existing) await rm(target, { recursive: true, force: true });
+    if (entry.type === 'hardlink') {
+      await drain(entry);
+      return this.hardlink(target, entry);
+    }
+    if (existing) await this.remove(target);
     switch (entry.type) {
       case 'file':
         await this.writeFile(target, entry);
@@ -99,9 +106,6 @@ export class OverlayLayerWriter {
         if (!entry.linkTarget) throw new InvalidLayerError(`layer entry ${entry.path}: symlink without a target`);
         await symlink(entry.linkTarget, target);
         break;
-      case 'hardlink':
-        await drain(entry);
-        return this.hardlink(target, entry);
       case 'char':
       case 'block':
         await drain(entry);
@@ -132,53 +136,112 @@ export class OverlayLayerWriter {
     }
   }
 
-  /** Links to a file this layer already holds; Docker refuses any other target. */
+  /**
+   * Links to a file this layer already holds; Docker refuses any other target. The link is made
+   * under a temporary name first: the target may lie inside what the new name replaces.
+   */
   private async hardlink(target: string, entry: LayerEntry): Promise<void> {
     const targetNames = (entry.linkTarget ?? '').split('/').filter((n) => n !== '' && n !== '.');
     const last = targetNames.pop();
     const source = last === undefined ? undefined : join(this.root, ...(await resolveInRoot(this.root, targetNames, entry.path)), last);
     const info = source === undefined ? undefined : await lstat(source).catch(() => undefined);
-    if (!info) throw new InvalidLayerError(`layer entry ${entry.path}: hardlink to ${entry.linkTarget}, which is not in this layer`);
+    if (!info || (info.isCharacterDevice() && info.rdev === 0)) {
+      throw new InvalidLayerError(`layer entry ${entry.path}: hardlink to ${entry.linkTarget}, which is not in this layer`);
+    }
     if (info.isDirectory()) throw new InvalidLayerError(`layer entry ${entry.path}: hardlink to ${entry.linkTarget}, a directory`);
-    await link(source!, target);
+    const temp = join(this.root, `.berth-link-${randomBytes(6).toString('hex')}`);
+    await link(source!, temp);
+    await this.remove(target);
+    await rename(temp, target);
+  }
+
+  /**
+   * overlayfs ignores the opaque attribute on a layer's root directory, so an opaque root
+   * hides the lower layers' names itself: a whiteout for each, or, where this layer already has
+   * a directory of that name, the opaque attribute on it (overlayfs honours that one).
+   */
+  private async hideLowerRoot(): Promise<void> {
+    const names = new Set<string>();
+    for (const lower of this.options.lowerDirs ?? []) for (const name of await readdir(lower)) names.add(name);
+    for (const name of names) {
+      const target = join(this.root, name);
+      const own = await lstat(target).catch(() => undefined);
+      if (!own) this.sys.mknod(target, S_IFCHR, 0, 0);
+      else if (own.isDirectory()) this.sys.lsetxattr(target, OPAQUE_XATTR, Buffer.from('y'));
+    }
   }
 
   private async whiteout(target: string): Promise<void> {
-    await rm(target, { recursive: true, force: true });
+    await this.remove(target);
     this.sys.mknod(target, S_IFCHR, 0, 0);
+  }
+
+  /** Removes what this layer put at `target`, and forgets the directory times under it. */
+  private async remove(target: string): Promise<void> {
+    await rm(target, { recursive: true, force: true });
+    for (const path of this.dirTimes.keys()) if (path === target || path.startsWith(`${target}/`)) this.dirTimes.delete(path);
   }
 
   /** The entry's parent directory, created (with its ancestors) where the layer leaves it implicit. */
   private async parent(names: string[], entryPath: string): Promise<string> {
     const resolved = await resolveInRoot(this.root, names, entryPath);
     let dir = this.root;
+    // Below a directory this layer made opaque, lower layers show nothing to copy from.
+    let hidesLower = this.isOpaque(dir);
     for (const [i, name] of resolved.entries()) {
       if (name.startsWith(WHITEOUT_PREFIX)) throw new InvalidLayerError(`layer entry ${entryPath}: whiteout name ${name} used as a directory`);
       const next = join(dir, name);
       const info = await lstat(next).catch(() => undefined);
       if (!info) {
         await mkdir(next);
-        await this.setMeta(next, await this.implicitMeta(resolved.slice(0, i + 1)));
+        await this.setMeta(next, hidesLower ? DEFAULT_DIR : await this.implicitMeta(resolved.slice(0, i + 1)));
       } else if (info.isCharacterDevice() && info.rdev === 0) {
         // A directory implied under a name this layer whited out: lower content stays hidden.
-        await rm(next);
+        await this.remove(next);
         await mkdir(next);
         await this.setMeta(next, DEFAULT_DIR);
         this.sys.lsetxattr(next, OPAQUE_XATTR, Buffer.from('y'));
       }
       dir = next;
+      hidesLower ||= this.isOpaque(dir);
     }
     return dir;
   }
 
-  /** A directory the layer leaves implicit takes the metadata of the same directory below (containerd's mkparent). */
-  private async implicitMeta(names: readonly string[]): Promise<DirMeta> {
-    for (const lower of this.options.lowerDirs ?? []) {
-      const info = await lstat(join(lower, ...names)).catch(() => undefined);
-      if (info?.isDirectory()) return { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtimeMs: info.mtimeMs };
-      if (info) break;
+  private isOpaque(dir: string): boolean {
+    return this.sys.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
+  }
+
+  /**
+   * A directory the layer leaves implicit takes the metadata and attributes of the directory
+   * the lower layers show at that path (containerd's mkparent), found as overlayfs looks it up:
+   * a whiteout or a non-directory ends the search, an opaque directory hides the layers below.
+   */
+  private async implicitMeta(names: readonly string[]): Promise<DirMeta & { xattrs?: Record<string, Uint8Array> }> {
+    let visible = this.options.lowerDirs ?? [];
+    let top: string | undefined;
+    for (let depth = 1; depth <= names.length && visible.length; depth++) {
+      const next: string[] = [];
+      top = undefined;
+      for (const lower of visible) {
+        const path = join(lower, ...names.slice(0, depth));
+        const info = await lstat(path).catch(() => undefined);
+        if (!info) continue;
+        if (!info.isDirectory()) break;
+        next.push(lower);
+        top ??= path;
+        if (this.isOpaque(path)) break;
+      }
+      visible = next;
     }
-    return DEFAULT_DIR;
+    if (!top || !visible.length) return DEFAULT_DIR;
+    const info = await lstat(top);
+    const xattrs: Record<string, Uint8Array> = {};
+    for (const key of this.sys.llistxattr(top)) {
+      const value = key.startsWith('trusted.overlay.') ? null : this.sys.lgetxattr(top, key);
+      if (value) xattrs[key] = value;
+    }
+    return { mode: info.mode & 0o7777, uid: info.uid, gid: info.gid, mtimeMs: info.mtimeMs, xattrs };
   }
 
   private async setMeta(target: string, meta: DirMeta & { type?: LayerEntry['type']; xattrs?: Record<string, Uint8Array> }): Promise<void> {
