@@ -15,7 +15,7 @@ export interface WrittenLayer {
  * Writes changes as a layer blob into the content store: the tar is digested (its diffID)
  * and, unless `compress` is false, gzipped on the way. One pass, no temporary copy.
  */
-export async function writeLayer(content: ContentStore, members: AsyncIterable<TarMember>, options: { compress?: boolean } = {}): Promise<WrittenLayer> {
+export async function writeLayer(content: ContentStore, members: AsyncIterable<TarMember> | Iterable<TarMember>, options: { compress?: boolean } = {}): Promise<WrittenLayer> {
   const compress = options.compress ?? true;
   const diff = new Digester();
   const tar = (async function* () {
