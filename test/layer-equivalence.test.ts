@@ -8,8 +8,8 @@ import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter
 import { BerthError } from '../core/errors.ts';
 import { LayerReader } from '../core/layer/layer-reader.ts';
 import type { TarMember } from '../core/layer/tar-writer.ts';
-import { applyToMemoryLayer } from '../core/unionfs/apply-to-memory-layer.ts';
-import type { MemoryLayer } from '../core/unionfs/memory-layer.ts';
+import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
+import type { MemoryLayer } from '../core/unionfs/layer/memory-layer.ts';
 import { UnionFs } from '../core/unionfs/union-fs.ts';
 import { dir, file, hardlink, layerTar, mountAndList, stream, symlink, type MountedEntry } from './helpers/overlay.ts';
 

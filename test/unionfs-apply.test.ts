@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BerthError, LayerLimitError } from '../core/errors.ts';
 import type { LayerEntry } from '../core/layer/layer-entry.ts';
-import { applyToMemoryLayer } from '../core/unionfs/apply-to-memory-layer.ts';
-import type { DirectoryNode, FileNode, Node } from '../core/unionfs/nodes.ts';
+import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
+import type { DirectoryNode, FileNode, Node } from '../core/unionfs/layer/nodes.ts';
 import { applyLayer, dir, entries, file, hardlink, opaque, symlink, whiteout, type EntrySpec } from './unionfs-helpers.ts';
 
 const text = (node: Node | undefined): string => new TextDecoder().decode((node as FileNode).data.subarray(0, (node as FileNode).size));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryContentStore } from '../core/content/memory-content-store.ts';
 import { LayerReader } from '../core/layer/layer-reader.ts';
 import { writeLayer } from '../core/layer/write-layer.ts';
-import { applyToMemoryLayer } from '../core/unionfs/apply-to-memory-layer.ts';
+import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
 import { UnionFs } from '../core/unionfs/union-fs.ts';
 import { upperMembers } from '../core/unionfs/upper-members.ts';
 import { applyLayers, dir, file, symlink } from './unionfs-helpers.ts';

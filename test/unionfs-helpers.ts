@@ -1,9 +1,9 @@
 /** Hand-built layer entries and tree snapshots for the unionfs suites. */
 import type { LayerEntry } from '../core/layer/layer-entry.ts';
-import { applyToMemoryLayer, type ApplyToMemoryLayerOptions } from '../core/unionfs/apply-to-memory-layer.ts';
+import { applyToMemoryLayer, type ApplyToMemoryLayerOptions } from '../core/unionfs/layer/apply-to-memory-layer.ts';
 import type { Change } from '../core/unionfs/changes.ts';
-import type { MemoryLayer } from '../core/unionfs/memory-layer.ts';
-import type { Node } from '../core/unionfs/nodes.ts';
+import type { MemoryLayer } from '../core/unionfs/layer/memory-layer.ts';
+import type { Node } from '../core/unionfs/layer/nodes.ts';
 import type { WalkEntry } from '../core/unionfs/union-walk.ts';
 
 /** An entry as a test writes it: a string or byte body (optionally pre-split into chunks). */

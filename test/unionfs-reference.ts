@@ -3,7 +3,7 @@
  * the kernel's order. It never follows a symlink: a call that would is skipped (Skip) in both.
  */
 import { FsError, type Errno } from '../core/errors.ts';
-import type { NodeType } from '../core/unionfs/nodes.ts';
+import type { NodeType } from '../core/unionfs/layer/nodes.ts';
 import type { WalkEntry } from '../core/unionfs/union-walk.ts';
 
 export class Skip extends Error {}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FsError, type Errno } from '../core/errors.ts';
-import { applyToMemoryLayer } from '../core/unionfs/apply-to-memory-layer.ts';
-import { MemoryLayer } from '../core/unionfs/memory-layer.ts';
-import type { DirectoryNode, FileNode } from '../core/unionfs/nodes.ts';
+import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
+import { MemoryLayer } from '../core/unionfs/layer/memory-layer.ts';
+import type { DirectoryNode, FileNode } from '../core/unionfs/layer/nodes.ts';
 import { UnionFs, type UnionFsOptions } from '../core/unionfs/union-fs.ts';
 import { applyLayers, dir, file, hardlink, layerSnapshot, opaque, symlink, whiteout, type EntrySpec } from './unionfs-helpers.ts';
 

@@ -1,6 +1,6 @@
-import type { MemoryLayer } from './memory-layer.ts';
+import type { MemoryLayer } from './layer/memory-layer.ts';
 import { lookupChild, mergedRoot, type Merged } from './merged.ts';
-import type { DirectoryNode, Node } from './nodes.ts';
+import type { DirectoryNode, Node } from './layer/nodes.ts';
 
 /**
  * - 'add': the upper has a node where the lower layers show nothing.

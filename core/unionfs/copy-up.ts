@@ -1,6 +1,6 @@
-import { attach, discard } from './memory-layer.ts';
+import { attach, discard } from './layer/memory-layer.ts';
 import { below, lookupChild } from './merged.ts';
-import { copyUp, type DirectoryNode, type Node } from './nodes.ts';
+import { copyUp, type DirectoryNode, type Node } from './layer/nodes.ts';
 import type { Location } from './resolve.ts';
 
 /** The upper layer of a union: its root, and its index in the stack (above every lower layer). */

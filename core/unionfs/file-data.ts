@@ -1,4 +1,4 @@
-import type { FileNode } from './nodes.ts';
+import type { FileNode } from './layer/nodes.ts';
 
 /**
  * The largest file the union holds: a file is one Uint8Array, and engines cap their length

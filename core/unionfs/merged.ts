@@ -1,5 +1,5 @@
-import type { MemoryLayer } from './memory-layer.ts';
-import type { DirectoryNode, Node } from './nodes.ts';
+import type { MemoryLayer } from './layer/memory-layer.ts';
+import type { DirectoryNode, Node } from './layer/nodes.ts';
 
 /** One directory taking part in a merged directory, and the index of its layer (0 = lowest). */
 export interface Level {

@@ -1,6 +1,6 @@
 import { FsError } from '../errors.ts';
 import { lookupChild, type Merged } from './merged.ts';
-import { MAX_SYMLINKS } from './scoped-path.ts';
+import { MAX_SYMLINKS } from './layer/scoped-path.ts';
 
 /**
  * Where a path leads in the union once its symlinks are resolved: the merged directories from

@@ -1,5 +1,5 @@
 import type { Merged } from './merged.ts';
-import type { NodeType } from './nodes.ts';
+import type { NodeType } from './layer/nodes.ts';
 
 /** What stat(2) reports for a path of the union. */
 export interface UnionStat {

@@ -1,9 +1,9 @@
 import { FsError } from '../errors.ts';
 import { createName, removeName, upperNode, type Upper } from './copy-up.ts';
 import { fileContents, MAX_FILE_SIZE, resize, writeAt } from './file-data.ts';
-import { MemoryLayer } from './memory-layer.ts';
+import { MemoryLayer } from './layer/memory-layer.ts';
 import { childNames, isEmptyDir, lookupChild, mergedRoot, type Merged } from './merged.ts';
-import { newDirectory, newFile, newSymlink, OVERLAY_XATTR_PREFIX, type FileNode, type Node, type NodeMetaInit, type NodeType } from './nodes.ts';
+import { newDirectory, newFile, newSymlink, OVERLAY_XATTR_PREFIX, type FileNode, type Node, type NodeMetaInit, type NodeType } from './layer/nodes.ts';
 import { checkNameLength, locationPath, resolve, type Location } from './resolve.ts';
 import { statOf, type UnionStat } from './stat.ts';
 import { renameInUnion, type RenameDirMode } from './union-rename.ts';

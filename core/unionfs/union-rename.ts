@@ -1,8 +1,8 @@
 import { FsError } from '../errors.ts';
 import { createName, lowerHas, removeName, upperParent, type Upper } from './copy-up.ts';
-import { attach, detach } from './memory-layer.ts';
+import { attach, detach } from './layer/memory-layer.ts';
 import { childNames, isEmptyDir, lookupChild, type Merged } from './merged.ts';
-import { copyUp, type DirectoryNode, type Node } from './nodes.ts';
+import { copyUp, type DirectoryNode, type Node } from './layer/nodes.ts';
 import { checkNameLength, resolve, type Location } from './resolve.ts';
 
 /**

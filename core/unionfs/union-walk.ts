@@ -1,5 +1,5 @@
 import { childNames, lookupChild, type Merged } from './merged.ts';
-import { copyXattrs } from './nodes.ts';
+import { copyXattrs } from './layer/nodes.ts';
 import { statOf, type UnionStat } from './stat.ts';
 
 /** One path of the merged tree with everything a comparison with a real overlay mount needs. */

@@ -2,8 +2,8 @@ import { InvalidLayerError } from '../errors.ts';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../layer/layer-entry.ts';
 import type { TarHeader, TarMember } from '../layer/tar-writer.ts';
 import { upperChanges } from './changes.ts';
-import type { MemoryLayer } from './memory-layer.ts';
-import type { Node } from './nodes.ts';
+import type { MemoryLayer } from './layer/memory-layer.ts';
+import type { Node } from './layer/nodes.ts';
 
 export interface UpperDiffOptions {
   /** Every entry gets this mtime (ms), so equal contents give equal digests. */

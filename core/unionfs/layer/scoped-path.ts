@@ -1,4 +1,4 @@
-import { InvalidLayerError } from '../errors.ts';
+import { InvalidLayerError } from '../../errors.ts';
 import type { DirectoryNode } from './nodes.ts';
 
 /** Linux's limit on symlinks followed while resolving one path (MAXSYMLINKS). */

@@ -1,8 +1,8 @@
-import { InvalidLayerError, LayerLimitError } from '../errors.ts';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type LayerEntry } from '../layer/layer-entry.ts';
-import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../layer/limits.ts';
+import { InvalidLayerError, LayerLimitError } from '../../errors.ts';
+import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type LayerEntry } from '../../layer/layer-entry.ts';
+import { DEFAULT_LAYER_LIMITS, type LayerLimits } from '../../layer/limits.ts';
 import { attach, discard, MemoryLayer } from './memory-layer.ts';
-import { lookupChild, mergedRoot, type Merged } from './merged.ts';
+import { lookupChild, mergedRoot, type Merged } from '../merged.ts';
 import {
   OVERLAY_XATTR_PREFIX,
   copyXattrs,
