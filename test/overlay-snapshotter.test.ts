@@ -101,6 +101,11 @@ describe('overlay snapshots, mounted for real', () => {
   });
 });
 
+let traversal: Buffer;
+beforeEach(async () => {
+  traversal = await layerTar([file('ok', 'fine'), file('a/../../../escaped', 'x')]);
+});
+
 describe('unpacking images into snapshots', () => {
   async function image(layers: Buffer[], compress = true) {
     const content = new MemoryContentStore();
@@ -133,6 +138,24 @@ describe('unpacking images into snapshots', () => {
     await expect(unpackImage(content, snapshotter, manifest, config)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await snapshotter.list()).toEqual([]);
     expect(readdirSync(snapshotter.root).filter((n) => /^\d+$/.test(n))).toEqual([]);
+  });
+
+  it.each([
+    ['corrupt gzip', (tar: Buffer) => gzipSync(tar).fill(9, 30, 60), 'INVALID_LAYER'],
+    ['a truncated layer', (tar: Buffer) => gzipSync(tar.subarray(0, 700)), 'INVALID_LAYER'],
+    ['a traversal attempt', () => gzipSync(traversal), 'INVALID_LAYER'],
+  ])('removes the partial snapshot on %s, touching nothing outside', async (_, corrupt, code) => {
+    const tar = await layerTar([file('a', 'x'.repeat(2000)), file('b', 'y')]);
+    const content = new MemoryContentStore();
+    const blob = corrupt(tar);
+    const { digest, size } = await writeBlob(content, blob);
+    const config: ImageConfig = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } };
+    const manifest: ImageManifest = { schemaVersion: 2, config: { mediaType: MediaType.OciConfig, digest: digestOf('c'), size: 1 }, layers: [{ mediaType: MediaType.OciLayerGzip, digest, size }] };
+    await expect(unpackImage(content, snapshotter, manifest, config)).rejects.toMatchObject({ code });
+    expect(await snapshotter.list()).toEqual([]);
+    // The traversal would have landed in the snapshots directory or above it.
+    expect(readdirSync(snapshotter.root).filter((n) => n !== 'metadata.json')).toEqual([]);
+    expect(readdirSync(work).sort()).toEqual(['snapshots']);
   });
 
   it('two unpacks of the same image at once both succeed with one snapshot per layer', async () => {
