@@ -40,14 +40,23 @@ const DEFAULT_DIR: DirMeta = { mode: 0o755, uid: 0, gid: 0, mtimeMs: 0 };
  * never followed.
  */
 export class OverlayLayerWriter {
+  // `root` must be empty: the writer keeps track of what it puts there.
   /** Directories whose times are set last: creating their children changes them. */
   private readonly dirTimes = new Map<string, number>();
+  /**
+   * The directories this layer has, with whether each is opaque. The layer directory starts
+   * empty and only this writer changes it, so this is exact, and saves a walk of lstat and
+   * getxattr calls per entry.
+   */
+  private readonly dirs = new Map<string, boolean>();
 
   constructor(
     private readonly root: string,
     private readonly sys: OverlaySyscalls,
     private readonly options: OverlayLayerWriterOptions = {},
-  ) {}
+  ) {
+    this.dirs.set(root, false);
+  }
 
   async apply(entries: AsyncIterable<LayerEntry>): Promise<void> {
     for await (const entry of entries) await this.applyEntry(entry);
@@ -65,7 +74,7 @@ export class OverlayLayerWriter {
       await drain(entry);
       const dir = await this.parent(names, entry.path);
       if (name === OPAQUE_WHITEOUT) {
-        this.sys.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+        this.markOpaque(dir);
         if (dir === this.root) await this.hideLowerRoot();
         return;
       }
@@ -87,9 +96,10 @@ export class OverlayLayerWriter {
       if (existing?.isDirectory()) return this.setMeta(target, entry);
       if (existing) await this.remove(target);
       await mkdir(target);
+      this.dirs.set(target, false);
       await this.setMeta(target, entry);
       // A directory replacing something of this layer (a whiteout, a file) was deleted below.
-      if (existing) this.sys.lsetxattr(target, OPAQUE_XATTR, Buffer.from('y'));
+      if (existing) this.markOpaque(target);
       return;
     }
     if (entry.type === 'hardlink') {
@@ -167,7 +177,7 @@ export class OverlayLayerWriter {
       const target = join(this.root, name);
       const own = await lstat(target).catch(() => undefined);
       if (!own) this.sys.mknod(target, S_IFCHR, 0, 0);
-      else if (own.isDirectory()) this.sys.lsetxattr(target, OPAQUE_XATTR, Buffer.from('y'));
+      else if (own.isDirectory()) this.markOpaque(target);
     }
   }
 
@@ -179,36 +189,46 @@ export class OverlayLayerWriter {
   /** Removes what this layer put at `target`, and forgets the directory times under it. */
   private async remove(target: string): Promise<void> {
     await rm(target, { recursive: true, force: true });
-    for (const path of this.dirTimes.keys()) if (path === target || path.startsWith(`${target}/`)) this.dirTimes.delete(path);
+    const inside = (path: string) => path === target || path.startsWith(`${target}/`);
+    for (const path of this.dirTimes.keys()) if (inside(path)) this.dirTimes.delete(path);
+    for (const path of this.dirs.keys()) if (inside(path)) this.dirs.delete(path);
   }
 
   /** The entry's parent directory, created (with its ancestors) where the layer leaves it implicit. */
   private async parent(names: string[], entryPath: string): Promise<string> {
-    const resolved = await resolveInRoot(this.root, names, entryPath);
+    const resolved = await resolveInRoot(this.root, names, entryPath, (path) => this.dirs.has(path));
     let dir = this.root;
     // Below a directory this layer made opaque, lower layers show nothing to copy from.
-    let hidesLower = this.isOpaque(dir);
+    let hidesLower = this.dirs.get(dir) === true;
     for (const [i, name] of resolved.entries()) {
       if (name.startsWith(WHITEOUT_PREFIX)) throw new InvalidLayerError(`layer entry ${entryPath}: whiteout name ${name} used as a directory`);
       const next = join(dir, name);
-      const info = await lstat(next).catch(() => undefined);
-      if (!info) {
+      const info = this.dirs.has(next) ? undefined : await lstat(next).catch(() => null);
+      if (info === null) {
         await mkdir(next);
+        this.dirs.set(next, false);
         await this.setMeta(next, hidesLower ? DEFAULT_DIR : await this.implicitMeta(resolved.slice(0, i + 1)));
-      } else if (info.isCharacterDevice() && info.rdev === 0) {
+      } else if (info?.isCharacterDevice() && info.rdev === 0) {
         // A directory implied under a name this layer whited out: lower content stays hidden.
         await this.remove(next);
         await mkdir(next);
+        this.dirs.set(next, false);
         await this.setMeta(next, DEFAULT_DIR);
-        this.sys.lsetxattr(next, OPAQUE_XATTR, Buffer.from('y'));
+        this.markOpaque(next);
       }
       dir = next;
-      hidesLower ||= this.isOpaque(dir);
+      hidesLower ||= this.dirs.get(dir) === true;
     }
     return dir;
   }
 
-  private isOpaque(dir: string): boolean {
+  private markOpaque(dir: string): void {
+    this.sys.lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+    this.dirs.set(dir, true);
+  }
+
+  /** Whether a directory of a lower layer is opaque (those the writer did not make itself). */
+  private isLowerOpaque(dir: string): boolean {
     return this.sys.lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
   }
 
@@ -230,7 +250,7 @@ export class OverlayLayerWriter {
         if (!info.isDirectory()) break;
         next.push(lower);
         top ??= path;
-        if (this.isOpaque(path)) break;
+        if (this.isLowerOpaque(path)) break;
       }
       visible = next;
     }

@@ -12,7 +12,13 @@ const MAX_SYMLINKS = 40;
  * directories or missing. Only the layer being written lives under `root`, so nothing can
  * swap a component between this check and its use.
  */
-export async function resolveInRoot(root: string, names: readonly string[], entryPath: string): Promise<string[]> {
+export async function resolveInRoot(
+  root: string,
+  names: readonly string[],
+  entryPath: string,
+  /** Paths known to be real directories, which need no lstat. */
+  isKnownDir: (path: string) => boolean = () => false,
+): Promise<string[]> {
   let resolved: string[] = [];
   const pending = [...names];
   let links = 0;
@@ -25,7 +31,7 @@ export async function resolveInRoot(root: string, names: readonly string[], entr
       if (firstMissing !== undefined && resolved.length <= firstMissing) firstMissing = undefined;
       continue;
     }
-    if (firstMissing === undefined) {
+    if (firstMissing === undefined && !isKnownDir(join(root, ...resolved, name))) {
       const info = await lstat(join(root, ...resolved, name)).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
