@@ -106,6 +106,32 @@ beforeEach(async () => {
   traversal = await layerTar([file('ok', 'fine'), file('a/../../../escaped', 'x')]);
 });
 
+describe('snapshot bookkeeping', () => {
+  it('reports usage, refuses to remove a parent, and refuses duplicate keys', async () => {
+    const [base] = await commitLayers([await layerTar([file('big', 'x'.repeat(10_000)), file('small', 'y')])]);
+    const usage = await snapshotter.usage(base!);
+    expect(usage.inodes).toBe(3);
+    expect(usage.size).toBeGreaterThanOrEqual(10_000);
+    await snapshotter.prepare('child', base);
+    await expect(snapshotter.remove(base!)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(snapshotter.prepare('child', base)).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await expect(snapshotter.prepare('x', 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await snapshotter.remove('child');
+    await snapshotter.remove(base!);
+    expect(await snapshotter.list()).toEqual([]);
+  });
+
+  it('refuses device nodes when they are not allowed', async () => {
+    const { OverlayLayerWriter } = await import('../backends/linux-native/overlay-layer-writer.ts');
+    const target = mkdtempSync(join(work, 'w-'));
+    const device = { header: { path: 'dev/sda', type: 'block' as const, mode: 0o660, uid: 0, gid: 0, size: 0, mtimeMs: 0, devMajor: 8, devMinor: 0 } };
+    await expect(new OverlayLayerWriter(target, loadNativeAddon(), { allowDevices: false }).apply(new LayerReader(stream(await layerTar([device]))).entries())).rejects.toMatchObject({
+      code: 'INVALID_LAYER',
+      message: expect.stringContaining('device nodes are not allowed'),
+    });
+  });
+});
+
 describe('unpacking images into snapshots', () => {
   async function image(layers: Buffer[], compress = true) {
     const content = new MemoryContentStore();
