@@ -1,0 +1,61 @@
+/**
+ * Cgroups v1 and v2 behind one interface (crun's manager vtable, youki's CgroupManager):
+ * berth's cgroups live under a `berth` parent, one per container, and are removed on delete.
+ * Limits are written before the container's first instruction runs: the process is created
+ * in the cgroup (clone3 CLONE_INTO_CGROUP with `directoryForClone`) or added before exec.
+ */
+export interface CgroupResources {
+  /** memory limit in bytes (`--memory`). */
+  memory?: number;
+  /** memory + swap in bytes (`--memory-swap`); -1 is unlimited swap. */
+  memorySwap?: number;
+  /** CFS quota: `cpus` CPUs' worth per period (`--cpus`). */
+  cpus?: number;
+  /** Relative weight, Docker's `--cpu-shares` scale (2..262144, default 1024). */
+  cpuShares?: number;
+  /** Maximum number of processes (`--pids-limit`); -1 or 0 is unlimited. */
+  pidsLimit?: number;
+}
+
+export interface CgroupStats {
+  memory: { usage: number; limit: number };
+  /** CPU time used, in nanoseconds. */
+  cpuUsageNs: number;
+  pids: { current: number; limit: number };
+}
+
+export interface Cgroup {
+  readonly id: string;
+  /** A directory to open for clone3's CLONE_INTO_CGROUP (v2 only). */
+  readonly directoryForClone?: string;
+  addProcess(pid: number): Promise<void>;
+  update(resources: CgroupResources): Promise<void>;
+  stats(): Promise<CgroupStats>;
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** How many times the kernel's OOM killer has killed a process of this cgroup. */
+  oomKills(): Promise<number>;
+  /** The processes in the cgroup. */
+  pids(): Promise<number[]>;
+  /** Removes the cgroup; its processes must have exited. */
+  destroy(): Promise<void>;
+}
+
+export interface CgroupManager {
+  readonly version: 1 | 2;
+  create(id: string, resources: CgroupResources): Promise<Cgroup>;
+  /** The cgroup of a container created earlier (by this process or another). */
+  open(id: string): Cgroup;
+}
+
+/** The CFS period Docker uses with --cpus. */
+export const CPU_PERIOD_US = 100_000;
+
+/** cgroup v2's cpu.weight from Docker's cpu-shares (the conversion runc and crun use). */
+export function sharesToWeight(shares: number): number {
+  return 1 + Math.floor(((shares - 2) * 9999) / 262142);
+}
+
+export function quotaFor(cpus: number): number {
+  return Math.round(cpus * CPU_PERIOD_US);
+}
