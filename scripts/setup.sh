@@ -25,4 +25,22 @@ if [ "$(uname -s)" = Linux ]; then
   bash native/build.sh --if-stale
 fi
 
+# busybox-static: the image of the native container tests (test/native-container.test.ts), whose
+# one layer is /bin/busybox and its applet links. Installed like native/build.sh installs
+# librust-libc-dev; without root or apt-get, say what to do and go on (only those tests need it).
+if [ "$(uname -s)" = Linux ] && [ ! -x /bin/busybox ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "busybox is not installed: the native container tests need it (sudo apt-get install busybox-static)"
+  else
+    say "installing Debian's busybox-static (the native container tests' image)"
+    apt_log=$(mktemp)
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; } >"$apt_log" 2>&1; then
+      cat "$apt_log" >&2
+      say "could not install busybox-static (apt-get's output is above): install it, or the native"
+      say "container tests fail"
+    fi
+    rm -f "$apt_log"
+  fi
+fi
+
 node scripts/build.mjs

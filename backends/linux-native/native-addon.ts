@@ -1,6 +1,7 @@
 /**
  * The TypeScript side of berth's N-API addon (native/, Rust): the Linux system calls node:fs
- * lacks. Every function is synchronous. A failed system call throws an Error shaped like Node's
+ * lacks, and container processes. Every function is synchronous except `wait`, which returns a
+ * promise settled from a native thread. A failed system call throws an Error shaped like Node's
  * fs errors — `code` (`ENOENT`), negative `errno`, `syscall`, `path` — whose message names all
  * three (`mknod /x/y: EPERM (Operation not permitted)`); a bad argument throws a TypeError, or a
  * RangeError for a number out of range, with Node's codes (ERR_INVALID_ARG_TYPE...).
@@ -10,6 +11,60 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeUnavailableError } from '../../core/errors.ts';
+import type { Mount } from '../../core/snapshot/snapshotter.ts';
+
+/** A mount into the container besides its root filesystem. */
+export type NativeExtraMount =
+  /** A host path, bound recursively; `options` may hold `ro`, `nosuid`, `nodev`, `noexec`. */
+  | { type: 'bind'; source: string; destination: string; options?: string[] }
+  /** `options` as mount(8) takes them: `size=64m`, `mode=1777`, `noexec`... */
+  | { type: 'tmpfs'; destination: string; options?: string[] };
+
+/**
+ * What `spawn` starts: a process in new mount, PID, UTS, IPC and cgroup namespaces (and a new
+ * network namespace unless `network` is `host`), shaped like the OCI runtime spec. Container
+ * paths are absolute.
+ */
+export interface NativeSpawnSpec {
+  root: {
+    /** The directory the root filesystem is mounted onto, in the container's mount namespace only. */
+    path: string;
+    /** A snapshotter's mounts (Mount.cwd honoured), onto `path`; none: `path` is the root filesystem. */
+    mounts: Mount[];
+    readonly?: boolean;
+  };
+  /** args[0] without a slash is looked up in the PATH of `env` (else Docker's default PATH). */
+  args: string[];
+  /** `NAME=value` strings. */
+  env: string[];
+  /** Default `/`. */
+  cwd?: string;
+  hostname?: string;
+  /** Numeric ids; default root. */
+  user?: { uid: number; gid: number; additionalGids?: number[] };
+  /** `none` (the default): a new network namespace with loopback up. */
+  network?: 'none' | 'host';
+  mounts?: NativeExtraMount[];
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /** `RLIMIT_NOFILE`...; Infinity is unlimited. */
+  rlimits?: { type: string; soft: number; hard: number }[];
+  /** The capabilities kept (`CAP_CHOWN`...): effective, permitted, inheritable and bounding. */
+  capabilities: string[];
+  /** Which standard streams get a pipe; the others are /dev/null. */
+  stdio?: { stdin?: boolean; stdout?: boolean; stderr?: boolean };
+}
+
+/** A started process: its pid (in this process's PID namespace) and the parent's pipe ends. */
+export interface NativeSpawned {
+  pid: number;
+  stdin?: number;
+  stdout?: number;
+  stderr?: number;
+}
+
+/** How a process ended; `error` (a negative errno: ECHILD) when it was not this process's child to wait for. */
+export type NativeExit = { exitCode: number } | { signal: number } | { error: number };
 
 export interface NativeAddon {
   /**
@@ -28,9 +83,21 @@ export interface NativeAddon {
    * itself to the nanosecond (fs.lutimes takes float seconds, which cannot hold nanoseconds).
    */
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  /**
+   * Starts a container process and returns once it has exec'd, with the pipe ends the caller
+   * now owns. A step that fails in the child before exec throws an Error naming the step
+   * (`mount /proc: EPERM (...)`, `chdir /nope: ENOENT (...)`); when exec fails, Docker's message
+   * (`exec: "/bin/nope": no such file or directory`) and `exitCode` 127 (not found) or 126 (not
+   * executable). Every started process must be waited for, once.
+   */
+  spawn(spec: NativeSpawnSpec): NativeSpawned;
+  /** waitpid(2) on a native thread: the event loop never blocks (and stays alive until it ends). */
+  wait(pid: number): Promise<NativeExit>;
+  /** kill(2); `pid` must be positive (never a process group). */
+  kill(pid: number, signal: number): void;
 }
 
-const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs'] as const satisfies readonly (keyof NativeAddon)[];
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'wait', 'kill'] as const satisfies readonly (keyof NativeAddon)[];
 
 const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
 

@@ -53,7 +53,7 @@ impl fmt::Display for SysError {
 }
 
 /// glibc's text for an errno ("Operation not permitted").
-fn describe(errno: c_int) -> String {
+pub fn describe(errno: c_int) -> String {
     let mut buf = [0 as c_char; 256];
     // libc binds strerror_r to the XSI variant (__xpg_strerror_r), which fills buf.
     let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };

@@ -2,9 +2,19 @@
 //! backends/linux-native/native-addon.ts. Each only converts: arguments in, a concern module's
 //! result out.
 
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::ptr;
+
+use crate::container::process::{self, Exit};
+use crate::container::spawn;
+use crate::container::spec::{ExtraMount, ExtraMountKind, Network, Rlimit, RootfsMount, SpawnSpec};
 use crate::inode::{self, Timestamp};
-use crate::js::{Call, Error, Export};
-use crate::napi::napi_value;
+use crate::js::{check, Call, Error, Export};
+use crate::js_object::Object;
+use crate::napi::{
+    napi_create_int32, napi_create_object, napi_env, napi_set_named_property, napi_value,
+};
+use crate::promise;
 use crate::xattr;
 
 pub static EXPORTS: &[Export] = &[
@@ -32,6 +42,21 @@ pub static EXPORTS: &[Export] = &[
         name: c"lutimesNs",
         params: &["path", "atimeSec", "atimeNsec", "mtimeSec", "mtimeNsec"],
         call: lutimes_ns,
+    },
+    Export {
+        name: c"spawn",
+        params: &["spec"],
+        call: spawn,
+    },
+    Export {
+        name: c"wait",
+        params: &["pid"],
+        call: wait,
+    },
+    Export {
+        name: c"kill",
+        params: &["pid", "signal"],
+        call: kill,
     },
 ];
 
@@ -71,4 +96,164 @@ fn lutimes_ns(call: &Call) -> Result<napi_value, Error> {
 
 fn nanoseconds(call: &Call, index: usize) -> Result<u32, Error> {
     Ok(call.integer(index, 0, 999_999_999)? as u32)
+}
+
+fn spawn(call: &Call) -> Result<napi_value, Error> {
+    let spec = spawn_spec(&call.object(0)?)?;
+    let spawned = spawn::spawn(&spec)?;
+    let result = call.new_object()?;
+    result.set_number(c"pid", spawned.pid.into())?;
+    let fds = [
+        (c"stdin", spawned.stdin),
+        (c"stdout", spawned.stdout),
+        (c"stderr", spawned.stderr),
+    ];
+    for (name, fd) in fds {
+        if let Some(fd) = fd {
+            // JavaScript owns the descriptor from here and closes it.
+            result.set_number(name, OwnedFd::into_raw_fd(fd).into())?;
+        }
+    }
+    Ok(result.value())
+}
+
+fn spawn_spec(spec: &Object) -> Result<SpawnSpec, Error> {
+    let root = spec
+        .opt_object(c"root")?
+        .ok_or_else(|| spec.invalid("spec.root", "must be an object, got undefined".into()))?;
+    let rootfs = root
+        .objects(c"mounts")?
+        .iter()
+        .map(|m| {
+            Ok(RootfsMount {
+                kind: m.string(c"type")?,
+                source: m.string(c"source")?,
+                options: m.strings(c"options")?,
+                cwd: m.opt_string(c"cwd")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    let mounts = spec
+        .objects(c"mounts")?
+        .iter()
+        .map(|m| {
+            let kind = match m.string(c"type")?.to_bytes() {
+                b"bind" => ExtraMountKind::Bind {
+                    source: m.string(c"source")?,
+                },
+                b"tmpfs" => ExtraMountKind::Tmpfs,
+                other => {
+                    let other = String::from_utf8_lossy(other);
+                    return Err(m.invalid_value(
+                        c"type",
+                        format!("must be \"bind\" or \"tmpfs\", got {other:?}"),
+                    ));
+                }
+            };
+            Ok(ExtraMount {
+                kind,
+                destination: m.string(c"destination")?,
+                options: m.strings(c"options")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    let rlimits = spec
+        .objects(c"rlimits")?
+        .iter()
+        .map(|r| {
+            Ok(Rlimit {
+                kind: r.string(c"type")?,
+                soft: r.limit(c"soft")?,
+                hard: r.limit(c"hard")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
+    let network = match spec
+        .opt_string(c"network")?
+        .as_deref()
+        .map(|n| n.to_bytes())
+    {
+        None | Some(b"none") => Network::None,
+        Some(b"host") => Network::Host,
+        Some(other) => {
+            let other = String::from_utf8_lossy(other);
+            return Err(spec.invalid_value(
+                c"network",
+                format!("must be \"none\" or \"host\", got {other:?}"),
+            ));
+        }
+    };
+    let user = spec.opt_object(c"user")?;
+    let (uid, gid, additional_gids) = match &user {
+        Some(user) => (
+            user.u32_or(c"uid", 0)?,
+            user.u32_or(c"gid", 0)?,
+            user.u32s(c"additionalGids")?,
+        ),
+        None => (0, 0, Vec::new()),
+    };
+    let stdio = spec.opt_object(c"stdio")?;
+    let wants = |name| stdio.as_ref().map_or(Ok(false), |s: &Object| s.bool(name));
+    Ok(SpawnSpec {
+        root_path: root.string(c"path")?,
+        rootfs,
+        readonly_rootfs: root.bool(c"readonly")?,
+        args: spec.strings(c"args")?,
+        env: spec.strings(c"env")?,
+        cwd: spec.opt_string(c"cwd")?.unwrap_or_else(|| c"/".into()),
+        hostname: spec.opt_string(c"hostname")?,
+        uid,
+        gid,
+        additional_gids,
+        network,
+        mounts,
+        masked_paths: spec.strings(c"maskedPaths")?,
+        readonly_paths: spec.strings(c"readonlyPaths")?,
+        rlimits,
+        capabilities: spec.strings(c"capabilities")?,
+        stdin: wants(c"stdin")?,
+        stdout: wants(c"stdout")?,
+        stderr: wants(c"stderr")?,
+    })
+}
+
+fn pid(call: &Call) -> Result<libc::pid_t, Error> {
+    // 0 and negative pids name process groups in kill(2) and waitpid(2): never those.
+    Ok(call.integer(0, 1, i32::MAX.into())? as libc::pid_t)
+}
+
+fn wait(call: &Call) -> Result<napi_value, Error> {
+    let pid = pid(call)?;
+    promise::on_thread(call, move || process::wait(pid), exit_to_js)
+}
+
+fn exit_to_js(
+    env: napi_env,
+    exit: Result<Exit, crate::errno::SysError>,
+) -> Result<napi_value, Error> {
+    let (name, value) = match exit {
+        Ok(Exit::Code(code)) => (c"exitCode", code),
+        Ok(Exit::Signal(signal)) => (c"signal", signal),
+        // Only ECHILD: the pid is not a child of this process, or was reaped already.
+        Err(err) => (c"error", -err.errno),
+    };
+    let mut object = ptr::null_mut();
+    let mut number = ptr::null_mut();
+    unsafe {
+        check(napi_create_object(env, &mut object), "napi_create_object")?;
+        check(
+            napi_create_int32(env, value, &mut number),
+            "napi_create_int32",
+        )?;
+        check(
+            napi_set_named_property(env, object, name.as_ptr(), number),
+            "napi_set_named_property",
+        )?;
+    }
+    Ok(object)
+}
+
+fn kill(call: &Call) -> Result<napi_value, Error> {
+    process::kill(pid(call)?, call.integer(1, 0, 64)? as i32)?;
+    call.undefined()
 }

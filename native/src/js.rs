@@ -34,6 +34,14 @@ pub enum Error {
     },
     /// A failed system call: an Error like Node's fs errors (code, errno, syscall, path).
     Sys(SysError),
+    /// A step of starting a container failed in the child, before exec: an Error like `Sys`
+    /// with its own message (Docker's wording for exec) and, for exec, the exit code Docker
+    /// reports (127: not found, 126: not executable).
+    Child {
+        err: SysError,
+        message: String,
+        exit_code: Option<i32>,
+    },
     /// An N-API call failed; N-API has usually set an exception already.
     Napi {
         call: &'static str,
@@ -126,7 +134,7 @@ unsafe fn finish(
 
 /// One call of an exported function: its arguments and the values it returns.
 pub struct Call {
-    env: napi_env,
+    pub(crate) env: napi_env,
     export: &'static Export,
     argv: [napi_value; MAX_ARGS],
 }
@@ -298,6 +306,11 @@ impl Call {
         Ok(array)
     }
 
+    /// The raw argument, for readers of objects (js_object.rs).
+    pub(crate) fn arg(&self, index: usize) -> napi_value {
+        self.argv[index]
+    }
+
     fn expect_type(
         &self,
         index: usize,
@@ -346,14 +359,23 @@ impl Call {
         }
     }
 
+    /// The name the function's parameter `index` has in its declaration.
+    pub(crate) fn param(&self, index: usize) -> &'static str {
+        self.export.params.get(index).copied().unwrap_or("argument")
+    }
+
+    pub(crate) fn function_name(&self) -> std::borrow::Cow<'static, str> {
+        self.export.name.to_string_lossy()
+    }
+
     /// `mknod: "major"`.
     fn describe(&self, index: usize) -> String {
-        let param = self.export.params.get(index).copied().unwrap_or("argument");
+        let param = self.param(index);
         format!("{}: \"{param}\"", self.export.name.to_string_lossy())
     }
 }
 
-fn type_name(kind: napi_valuetype) -> &'static str {
+pub(crate) fn type_name(kind: napi_valuetype) -> &'static str {
     match kind {
         NAPI_UNDEFINED => "undefined",
         NAPI_NULL => "null",
@@ -369,7 +391,7 @@ fn type_name(kind: napi_valuetype) -> &'static str {
     }
 }
 
-fn check(status: napi_status, call: &'static str) -> Result<(), Error> {
+pub(crate) fn check(status: napi_status, call: &'static str) -> Result<(), Error> {
     if status == NAPI_OK {
         Ok(())
     } else {
@@ -377,7 +399,7 @@ fn check(status: napi_status, call: &'static str) -> Result<(), Error> {
     }
 }
 
-unsafe fn string(env: napi_env, utf8: &[u8]) -> Result<napi_value, Error> {
+pub(crate) unsafe fn string(env: napi_env, utf8: &[u8]) -> Result<napi_value, Error> {
     let mut value = ptr::null_mut();
     check(
         napi_create_string_utf8(env, utf8.as_ptr().cast(), utf8.len(), &mut value),
@@ -407,8 +429,18 @@ unsafe fn throw(env: napi_env, err: Error) {
             }
         }
         Error::Sys(err) => {
-            if throw_sys(env, &err).is_err() && !exception_pending(env) {
-                napi_throw_error(env, ptr::null(), c_message(&err.to_string()).as_ptr());
+            let message = err.to_string();
+            if throw_sys(env, &err, &message, None).is_err() && !exception_pending(env) {
+                napi_throw_error(env, ptr::null(), c_message(&message).as_ptr());
+            }
+        }
+        Error::Child {
+            err,
+            message,
+            exit_code,
+        } => {
+            if throw_sys(env, &err, &message, exit_code).is_err() && !exception_pending(env) {
+                napi_throw_error(env, ptr::null(), c_message(&message).as_ptr());
             }
         }
         Error::Napi { call, status } => {
@@ -421,9 +453,14 @@ unsafe fn throw(env: napi_env, err: Error) {
 }
 
 /// An Error with the properties of Node's fs errors: code, errno (negative, as libuv's), syscall
-/// and path.
-unsafe fn throw_sys(env: napi_env, err: &SysError) -> Result<(), Error> {
-    let message = string(env, err.to_string().as_bytes())?;
+/// and path; and `exitCode` when given.
+unsafe fn throw_sys(
+    env: napi_env,
+    err: &SysError,
+    message: &str,
+    exit_code: Option<i32>,
+) -> Result<(), Error> {
+    let message = string(env, message.as_bytes())?;
     let code = string(env, err.code().as_bytes())?;
     let mut error = ptr::null_mut();
     check(
@@ -449,6 +486,17 @@ unsafe fn throw_sys(env: napi_env, err: &SysError) -> Result<(), Error> {
         napi_set_named_property(env, error, c"path".as_ptr(), path),
         "napi_set_named_property",
     )?;
+    if let Some(exit_code) = exit_code {
+        let mut value = ptr::null_mut();
+        check(
+            napi_create_int32(env, exit_code, &mut value),
+            "napi_create_int32",
+        )?;
+        check(
+            napi_set_named_property(env, error, c"exitCode".as_ptr(), value),
+            "napi_set_named_property",
+        )?;
+    }
     check(napi_throw(env, error), "napi_throw")
 }
 

@@ -1,5 +1,6 @@
 //! berth's N-API addon: the Linux system calls the TypeScript side cannot make through node:fs.
-//! Later, the container runtime (namespaces, mounts, cgroups, the process monitor).
+//! And the container runtime: processes in new namespaces on an overlay rootfs (container/);
+//! later cgroups and the process monitor.
 //!
 //! Layout: `napi` declares the N-API C functions by hand (no napi crates offline), `js` bridges
 //! them to plain Rust, `exports` lists what JavaScript sees, and one module per concern does the
@@ -8,11 +9,14 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("berth's native addon is Linux-only; other systems use the WASI backend");
 
+mod container;
 mod errno;
 mod exports;
 mod inode;
 mod js;
+mod js_object;
 mod napi;
+mod promise;
 mod xattr;
 
 use napi::{napi_env, napi_value};

@@ -28,6 +28,25 @@ pub type napi_value = *mut napi_value__;
 pub type napi_callback_info = *mut napi_callback_info__;
 pub type napi_callback = Option<unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value>;
 
+#[repr(C)]
+pub struct napi_deferred__ {
+    _opaque: [u8; 0],
+}
+#[repr(C)]
+pub struct napi_threadsafe_function__ {
+    _opaque: [u8; 0],
+}
+pub type napi_deferred = *mut napi_deferred__;
+pub type napi_threadsafe_function = *mut napi_threadsafe_function__;
+pub type napi_finalize = Option<unsafe extern "C" fn(napi_env, *mut c_void, *mut c_void)>;
+pub type napi_threadsafe_function_call_js =
+    Option<unsafe extern "C" fn(napi_env, napi_value, *mut c_void, *mut c_void)>;
+
+pub type napi_threadsafe_function_call_mode = c_int;
+pub const NAPI_TSFN_NONBLOCKING: napi_threadsafe_function_call_mode = 0;
+pub type napi_threadsafe_function_release_mode = c_int;
+pub const NAPI_TSFN_RELEASE: napi_threadsafe_function_release_mode = 0;
+
 pub type napi_status = c_int;
 pub const NAPI_OK: napi_status = 0;
 
@@ -143,4 +162,62 @@ extern "C" {
         msg: *const c_char,
     ) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
+
+    pub fn napi_create_double(env: napi_env, value: f64, result: *mut napi_value) -> napi_status;
+    pub fn napi_create_object(env: napi_env, result: *mut napi_value) -> napi_status;
+    pub fn napi_get_named_property(
+        env: napi_env,
+        object: napi_value,
+        utf8name: *const c_char,
+        result: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_is_array(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
+    pub fn napi_get_array_length(env: napi_env, value: napi_value, result: *mut u32)
+        -> napi_status;
+    pub fn napi_get_element(
+        env: napi_env,
+        object: napi_value,
+        index: u32,
+        result: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_get_value_bool(env: napi_env, value: napi_value, result: *mut bool) -> napi_status;
+
+    pub fn napi_create_promise(
+        env: napi_env,
+        deferred: *mut napi_deferred,
+        promise: *mut napi_value,
+    ) -> napi_status;
+    pub fn napi_resolve_deferred(
+        env: napi_env,
+        deferred: napi_deferred,
+        resolution: napi_value,
+    ) -> napi_status;
+    pub fn napi_reject_deferred(
+        env: napi_env,
+        deferred: napi_deferred,
+        rejection: napi_value,
+    ) -> napi_status;
+
+    pub fn napi_create_threadsafe_function(
+        env: napi_env,
+        func: napi_value,
+        async_resource: napi_value,
+        async_resource_name: napi_value,
+        max_queue_size: usize,
+        initial_thread_count: usize,
+        thread_finalize_data: *mut c_void,
+        thread_finalize_cb: napi_finalize,
+        context: *mut c_void,
+        call_js_cb: napi_threadsafe_function_call_js,
+        result: *mut napi_threadsafe_function,
+    ) -> napi_status;
+    pub fn napi_call_threadsafe_function(
+        func: napi_threadsafe_function,
+        data: *mut c_void,
+        is_blocking: napi_threadsafe_function_call_mode,
+    ) -> napi_status;
+    pub fn napi_release_threadsafe_function(
+        func: napi_threadsafe_function,
+        mode: napi_threadsafe_function_release_mode,
+    ) -> napi_status;
 }

@@ -1,0 +1,12 @@
+//! Starting container processes: a spec (spec.rs) is checked and turned into everything the
+//! child needs (prepare.rs), then cloned into new namespaces (spawn.rs), where the child sets up
+//! its root filesystem and identity with async-signal-safe calls only and execs (child.rs).
+//! Waiting and signalling are in process.rs.
+
+mod capabilities;
+mod child;
+mod mount_options;
+mod prepare;
+pub mod process;
+pub mod spawn;
+pub mod spec;

@@ -1,0 +1,324 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContainerProcess, DEFAULT_MASKED_PATHS, type ContainerProcessSpec } from '../backends/linux-native/container-process.ts';
+import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
+import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import { LayerReader } from '../core/layer/layer-reader.ts';
+import type { TarMember } from '../core/layer/tar-writer.ts';
+import type { Mount } from '../core/snapshot/snapshotter.ts';
+import { dir, file, layerTar, stream, symlink } from './helpers/overlay.ts';
+
+// Real namespaces, overlay mounts and capabilities: root on Linux, busybox-static installed
+// (scripts/setup.sh installs it). The image is one layer: bin/busybox and its applet links.
+const BUSYBOX = '/bin/busybox';
+const APPLETS = ['sh', 'cat', 'ls', 'hostname', 'id', 'echo', 'readlink', 'grep', 'wc', 'ip', 'touch', 'sleep', 'stat', 'true', 'test', 'head'];
+const HOSTNAME = 'berth-test';
+/** Docker's default capabilities as /proc/<pid>/status shows them. */
+const DOCKER_CAP_EFF = '00000000a80425fb';
+
+const addon = loadNativeAddon();
+let work: string;
+let snapshotter: OverlaySnapshotter;
+/** The layer's directory in the snapshotter: containers must never write there. */
+let layerDir: string;
+let rootPath: string;
+let containers = 0;
+
+beforeAll(async () => {
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (scripts/setup.sh does)`);
+  work = mkdtempSync('/var/tmp/berth-container-');
+  snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), addon);
+  const busybox: TarMember = {
+    header: { path: 'bin/busybox', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 0, mtimeMs: 1_700_000_000_000 },
+    body: readFileSync(BUSYBOX),
+  };
+  busybox.header.size = (busybox.body as Buffer).length;
+  const tar = await layerTar([
+    dir('bin'),
+    busybox,
+    ...APPLETS.map((name) => symlink(`bin/${name}`, 'busybox')),
+    dir('etc'),
+    file('etc/motd', 'from the layer\n'),
+    file('etc/not-executable', '#!/bin/sh\necho never\n', { mode: 0o644 }),
+    dir('tmp', { mode: 0o1777 }),
+  ]);
+  await snapshotter.prepare('extract', undefined);
+  await snapshotter.applyLayer('extract', new LayerReader(stream(tar)).entries());
+  await snapshotter.commit('busybox', 'extract');
+  layerDir = join(snapshotter.root, '1', 'fs');
+  // One mount point serves every container: each mounts its rootfs there in its own namespace.
+  rootPath = join(work, 'rootfs');
+  await mkdir(rootPath);
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** A fresh container snapshot of the busybox layer. */
+async function rootfs(): Promise<{ key: string; mounts: Mount[] }> {
+  const key = `container-${++containers}`;
+  return { key, mounts: await snapshotter.prepare(key, 'busybox') };
+}
+
+function baseSpec(mounts: Mount[], args: string[]): ContainerProcessSpec {
+  return { root: { path: rootPath, mounts }, args, env: ['PATH=/bin', 'HOME=/'], hostname: HOSTNAME, stdout: true, stderr: true };
+}
+
+async function text(readable: AsyncIterable<Buffer> | undefined): Promise<string> {
+  let out = '';
+  for await (const chunk of readable ?? []) out += chunk.toString();
+  return out;
+}
+
+interface Ran {
+  exitCode: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command in a new container on a fresh snapshot and collects its output. */
+async function run(args: string[], spec: Partial<ContainerProcessSpec> = {}): Promise<Ran> {
+  const { key, mounts } = await rootfs();
+  try {
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, args), ...spec });
+    const [stdout, stderr, exit] = await Promise.all([text(process.stdout), text(process.stderr), process.wait()]);
+    return { ...exit, stdout, stderr };
+  } finally {
+    await snapshotter.remove(key);
+  }
+}
+
+const sh = (script: string, spec: Partial<ContainerProcessSpec> = {}) => run(['sh', '-c', script], spec);
+
+/** The error spawning fails with (the test fails if the process starts). */
+async function spawnError(args: string[], spec: Partial<ContainerProcessSpec> = {}): Promise<NodeJS.ErrnoException & { exitCode?: number }> {
+  const { key, mounts } = await rootfs();
+  try {
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, args), ...spec });
+    await process.wait();
+  } catch (err) {
+    return err as NodeJS.ErrnoException & { exitCode?: number };
+  } finally {
+    await snapshotter.remove(key);
+  }
+  throw new Error(`${args.join(' ')} started, but it should not have`);
+}
+
+describe('a container process from the native addon', () => {
+  it("has the container's hostname and is PID 1", async () => {
+    const ran = await sh('hostname; echo $$');
+    expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(ran.stdout).toBe(`${HOSTNAME}\n1\n`);
+  });
+
+  it('runs in its own mount, PID, UTS, IPC, network and cgroup namespaces', async () => {
+    const kinds = ['mnt', 'pid', 'uts', 'ipc', 'net', 'cgroup'];
+    const ran = await sh(kinds.map((k) => `readlink /proc/self/ns/${k}`).join('; '));
+    expect(ran.exitCode).toBe(0);
+    const inside = ran.stdout.trim().split('\n');
+    expect(inside).toHaveLength(kinds.length);
+    for (const [i, kind] of kinds.entries()) {
+      const host = await readlink(`/proc/self/ns/${kind}`);
+      expect(inside[i]).toMatch(new RegExp(`^${kind}:\\[\\d+\\]$`));
+      expect(inside[i], kind).not.toBe(host);
+    }
+  });
+
+  it("shares the host's network namespace with network: host", async () => {
+    const ran = await sh('readlink /proc/self/ns/net; ls /sys/class/net', { network: 'host' });
+    expect(ran.exitCode).toBe(0);
+    const [ns, ...interfaces] = ran.stdout.trim().split('\n');
+    expect(ns).toBe(await readlink('/proc/self/ns/net'));
+    expect(interfaces.sort()).toEqual(readdirSync('/sys/class/net').sort());
+  });
+
+  it('brings loopback up in a new network namespace, and has no other interface', async () => {
+    const ran = await sh('cat /sys/class/net/lo/flags; ls /sys/class/net; ip link show lo');
+    expect(ran.exitCode).toBe(0);
+    const [flags, ...rest] = ran.stdout.trim().split('\n');
+    expect(Number(flags) & 0x1).toBe(0x1); // IFF_UP
+    expect(rest[0]).toBe('lo');
+    expect(rest.slice(1).join('\n')).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+  });
+
+  it('cannot see host files outside its root filesystem', async () => {
+    const secret = join(work, 'host-secret');
+    await writeFile(secret, 'secret');
+    const ran = await sh(`test -e ${secret} && echo visible || echo invisible; test -e /snapshots && echo visible || echo invisible; ls /`);
+    expect(ran.stdout.split('\n').slice(0, 2)).toEqual(['invisible', 'invisible']);
+    expect(ran.stdout.split('\n').slice(2).filter(Boolean).sort()).toEqual(['bin', 'dev', 'etc', 'proc', 'sys', 'tmp']);
+  });
+
+  it("writes go to the container's snapshot, never into the layer", async () => {
+    const { key, mounts } = await rootfs();
+    const process = ContainerProcess.spawn(baseSpec(mounts, ['sh', '-c', 'echo changed > /etc/motd && echo new > /new-file && cat /etc/motd']));
+    const [stdout, exit] = await Promise.all([text(process.stdout), process.wait()]);
+    expect(exit.exitCode).toBe(0);
+    expect(stdout).toBe('changed\n');
+    expect(await readFile(join(layerDir, 'etc', 'motd'), 'utf8')).toBe('from the layer\n');
+    expect(existsSync(join(layerDir, 'new-file'))).toBe(false);
+    const upper = mounts[0]!.options.find((o) => o.startsWith('upperdir='))!.slice('upperdir='.length);
+    expect(await readFile(join(mounts[0]!.cwd!, upper, 'new-file'), 'utf8')).toBe('new\n');
+    await snapshotter.remove(key);
+  });
+
+  it("has Docker's default capabilities", async () => {
+    const ran = await sh('grep -E "^Cap(Inh|Eff|Prm|Bnd|Amb)" /proc/self/status');
+    expect(ran.stdout).toBe(`CapInh:\t0000000000000000\nCapPrm:\t${DOCKER_CAP_EFF}\nCapEff:\t${DOCKER_CAP_EFF}\nCapBnd:\t${DOCKER_CAP_EFF}\nCapAmb:\t0000000000000000\n`);
+  });
+
+  it('has no_new_privs set', async () => {
+    const ran = await sh('grep NoNewPrivs /proc/self/status');
+    expect(ran.stdout).toBe('NoNewPrivs:\t1\n');
+  });
+
+  it("masks Docker's masked paths", async () => {
+    // Which exist depends on the kernel's configuration (this one has no /proc/kcore).
+    const files = DEFAULT_MASKED_PATHS.filter((p) => existsSync(p) && statSync(p).isFile());
+    const dirs = DEFAULT_MASKED_PATHS.filter((p) => existsSync(p) && statSync(p).isDirectory());
+    expect(files.length + dirs.length).toBeGreaterThan(0);
+    const ran = await sh([...files.map((f) => `echo "${f} $(cat ${f} | wc -c)"`), ...dirs.map((d) => `echo "${d} $(ls -A ${d} | wc -l)"`)].join('; '));
+    expect(ran.stdout).toBe([...files, ...dirs].map((p) => `${p} 0\n`).join(''));
+  });
+
+  it('has a read-only /proc/sys and /sys', async () => {
+    const ran = await sh('echo x > /proc/sys/kernel/domainname; echo "proc:$?"; touch /sys/x; echo "sys:$?"');
+    expect(ran.stdout).toMatch(/^proc:[1-9]\d*\nsys:[1-9]\d*\n$/);
+    expect(ran.stderr).toMatch(/Read-only file system/);
+  });
+
+  it('has /dev with the default devices, links, pts, shm and mqueue', async () => {
+    const ran = await sh(
+      [
+        'for d in null zero full random urandom tty; do stat -c "%n %F %t,%T %a" /dev/$d; done',
+        'for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done',
+        'grep -E " /dev/(pts|shm|mqueue) " /proc/self/mounts | cut -d" " -f2,3',
+        'head -c 4 /dev/zero | wc -c',
+      ].join('; '),
+    );
+    expect(ran.stdout).toContain('/dev/null character special file 1,3 666\n');
+    expect(ran.stdout).toContain('/dev/tty character special file 5,0 666\n');
+    expect(ran.stdout).toContain('fd -> /proc/self/fd\nstdin -> /proc/self/fd/0\nstdout -> /proc/self/fd/1\nstderr -> /proc/self/fd/2\nptmx -> pts/ptmx\n');
+    expect(ran.stdout).toContain('/dev/pts devpts\n/dev/shm tmpfs\n/dev/mqueue mqueue\n');
+    expect(ran.stdout.trim().split('\n').at(-1)?.trim()).toBe('4');
+  });
+
+  it('runs as the uid, gid and additional gids given', async () => {
+    const ran = await run(['id'], { user: { uid: 1000, gid: 1001, additionalGids: [1002, 1003] } });
+    expect(ran.stdout).toBe('uid=1000 gid=1001 groups=1002,1003\n');
+    const capabilities = await sh('grep CapEff /proc/self/status', { user: { uid: 1000, gid: 1000 } });
+    expect(capabilities.stdout).toBe('CapEff:\t0000000000000000\n');
+  });
+
+  it('passes args, env and cwd, and sets rlimits', async () => {
+    const ran = await run(['sh', '-c', 'echo "$0 $1 $GREETING $(pwd)"; ulimit -n', 'first', 'second'], {
+      env: ['PATH=/bin', 'GREETING=hello'],
+      cwd: '/etc',
+      rlimits: [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }],
+    });
+    expect(ran.stdout).toBe('first second hello /etc\n100\n');
+  });
+
+  it('mounts a read-only root filesystem, read-only binds and tmpfs mounts', async () => {
+    const shared = join(work, 'shared');
+    await mkdir(shared, { recursive: true });
+    await writeFile(join(shared, 'data'), 'host data\n');
+    const { key, mounts } = await rootfs();
+    const ok = await sh('cat /data/data; touch /data/x; echo "bind:$?"; touch /x; echo "root:$?"; echo ok > /scratch/f && cat /scratch/f', {
+      root: { path: rootPath, mounts, readonly: true },
+      mounts: [
+        { type: 'bind', source: shared, destination: '/data', options: ['ro'] },
+        { type: 'tmpfs', destination: '/scratch', options: ['size=1m', 'mode=1777'] },
+      ],
+    });
+    await snapshotter.remove(key);
+    expect(ok.stdout).toBe('host data\nbind:1\nroot:1\nok\n');
+    expect(existsSync(join(shared, 'x'))).toBe(false);
+  });
+
+  it('propagates exit codes and reports death by signal as 128 + its number', async () => {
+    expect((await sh('exit 7')).exitCode).toBe(7);
+    const { key, mounts } = await rootfs();
+    const process = ContainerProcess.spawn(baseSpec(mounts, ['sleep', '100']));
+    process.kill('SIGKILL');
+    expect(await process.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' });
+    expect(() => process.kill()).toThrow(/is not running/);
+    await snapshotter.remove(key);
+  });
+
+  it('connects stdin, and waits without blocking the event loop', async () => {
+    const { key, mounts } = await rootfs();
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'read line; echo "got $line"']), stdin: true });
+    const output = text(process.stdout);
+    const exit = process.wait();
+    // The process waits for this line: were wait() blocking this thread, it could never be written.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.stdin!.end('hello\n');
+    expect(await exit).toEqual({ exitCode: 0 });
+    expect(await output).toBe('got hello\n');
+    await snapshotter.remove(key);
+  });
+});
+
+describe('failures before exec', () => {
+  it("a missing binary: Docker's message, ENOENT and exit code 127", async () => {
+    const err = await spawnError(['/bin/nope']);
+    expect(err.message).toBe('exec: "/bin/nope": no such file or directory');
+    expect(err).toMatchObject({ code: 'ENOENT', exitCode: 127 });
+    const searched = await spawnError(['nope']);
+    expect(searched.message).toBe('exec: "nope": executable file not found in $PATH');
+    expect(searched).toMatchObject({ code: 'ENOENT', exitCode: 127 });
+  });
+
+  it('a file that is not executable: EACCES and exit code 126', async () => {
+    const err = await spawnError(['/etc/not-executable']);
+    expect(err.message).toBe('exec: "/etc/not-executable": permission denied');
+    expect(err).toMatchObject({ code: 'EACCES', exitCode: 126 });
+  });
+
+  it('a bad cwd names chdir and the path', async () => {
+    const err = await spawnError(['true'], { cwd: '/nope' });
+    expect(err.message).toBe('chdir /nope: ENOENT (No such file or directory)');
+    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'chdir', path: '/nope' });
+    expect(err.exitCode).toBeUndefined();
+  });
+
+  it('a mount that fails names the mount', async () => {
+    const err = await spawnError(['true'], { root: { path: rootPath, mounts: [{ type: 'overlay', source: 'overlay', options: ['lowerdir=/does-not-exist'] }] } });
+    expect(err.message).toMatch(/^mount overlay on .*\/rootfs: ENOENT \(No such file or directory\)$/);
+  });
+
+  it('a bad spec is a TypeError naming the property', () => {
+    const loose = addon as unknown as { spawn(spec: unknown): unknown };
+    expect(() => loose.spawn({ root: { path: rootPath, mounts: [] }, args: 'sh', env: [], capabilities: [] })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'spawn: "spec.args" must be an array, got string' }),
+    );
+  });
+});
+
+describe('cleanup', () => {
+  it('leaves no mounts and no file descriptors behind after 50 spawn/wait cycles', async () => {
+    const { key, mounts } = await rootfs();
+    const cycle = async () => {
+      const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'echo out; echo err >&2']), stdin: true });
+      process.stdin!.end();
+      const [stdout, stderr, exit] = await Promise.all([text(process.stdout), text(process.stderr), process.wait()]);
+      expect({ stdout, stderr, exit }).toEqual({ stdout: 'out\n', stderr: 'err\n', exit: { exitCode: 0 } });
+      await process[Symbol.asyncDispose]();
+    };
+    // The first cycle may open what Node keeps for later (epoll, the signal pipe).
+    await cycle();
+    const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = { mounts: mountLines(), fds: fds() };
+    for (let i = 0; i < 50; i++) await cycle();
+    // Sockets close their descriptors on the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect({ mounts: mountLines(), fds: fds() }).toEqual(before);
+    await snapshotter.remove(key);
+  });
+});
