@@ -148,6 +148,61 @@ describe('layer reader', () => {
     await expect(readAll(await make())).rejects.toMatchObject({ code: 'INVALID_LAYER', message: expect.stringMatching(message) });
   });
 
+  /** A PAX header block ('x' or 'g') carrying `records`, then the entry it applies to. */
+  async function withPax(typeflag: 'x' | 'g', records: string, then: TarMember[]): Promise<Buffer> {
+    const body = Buffer.from(records);
+    const header = Buffer.from((await bytesOf(writeTar([member('PaxHeaders/x', 'file', {}, body.toString('latin1'))]))).subarray(0, 512));
+    header[156] = typeflag.charCodeAt(0);
+    fixChecksum(header);
+    const padding = Buffer.alloc((512 - (body.length % 512)) % 512);
+    return Buffer.concat([header, body, padding, then.length ? await bytesOf(writeTar(then)) : Buffer.alloc(0)]);
+  }
+  const record = (key: string, value: string) => {
+    const rest = `${key}=${value}\n`;
+    let length = rest.length + 2;
+    while (String(length).length + 1 + rest.length !== length) length = String(length).length + 1 + rest.length;
+    return `${length} ${rest}`;
+  };
+
+  it.each([
+    ['uid', 'abc'],
+    ['size', '0x10'],
+    ['gid', '1e3'],
+    ['mtime', 'soon'],
+  ])('refuses a PAX %s of %s', async (key, value) => {
+    const tar = await withPax('x', record(key, value), [member('f', 'file', {}, 'x')]);
+    await expect(readAll(tar)).rejects.toMatchObject({ code: 'INVALID_LAYER', message: expect.stringContaining(`invalid ${key}`) });
+  });
+
+  it('applies global PAX records to the entries after them', async () => {
+    const tar = await withPax('g', record('uid', '4242') + record('SCHILY.xattr.user.g', 'v'), [member('a', 'file', {}, 'x'), member('b', 'file', {}, 'y')]);
+    const { entries } = await readAll(tar);
+    expect(entries.map((e) => [e.uid, Buffer.from(e.xattrs!['user.g']!).toString()])).toEqual([
+      [4242, 'v'],
+      [4242, 'v'],
+    ]);
+  });
+
+  it('refuses a run of metadata records (a header bomb)', async () => {
+    const bomb = Buffer.concat(await Promise.all(Array.from({ length: 3 }, () => withPax('x', record('comment', 'z'.repeat(500_000)), []))));
+    await expect(readAll(Buffer.concat([bomb, await bytesOf(writeTar([member('f', 'file', {}, 'x')]))]))).rejects.toMatchObject({
+      code: 'INVALID_LAYER',
+      message: expect.stringContaining('metadata records exceed'),
+    });
+  });
+
+  it.each([
+    ['zstd', (b: Buffer) => execFileSync('zstd', ['-q', '-c', '--content-size'], { input: b, maxBuffer: 1 << 30 })],
+    ['gzip', (b: Buffer) => gzipSync(b)],
+  ])('refuses a %s bomb without holding it in memory', async (_, compress) => {
+    // A small layer followed by 300 MB of zeros: a few hundred kilobytes compressed.
+    const bomb = compress(Buffer.concat([await sample(), Buffer.alloc(300 * 1024 * 1024)]));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const before = process.memoryUsage().rss;
+    await expect(readAll(bomb)).rejects.toMatchObject({ code: 'INVALID_LAYER', message: expect.stringContaining('after the end of its tar archive') });
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+  });
+
   it('strips a leading slash, as GNU tar and Docker do', async () => {
     const { entries } = await readAll(await bytesOf(writeTar([member('/etc/motd', 'file', {}, 'hi')])));
     expect(entries[0]!.path).toBe('etc/motd');

@@ -41,6 +41,9 @@ export async function* overlayChanges(upper: string, sys: XattrCalls, options: D
         yield { header: { ...base, path: whiteout, type: 'file', mode: 0 } };
         continue;
       }
+      if (name.startsWith(WHITEOUT_PREFIX)) {
+        throw new InvalidLayerError(`cannot put ${path} in a layer: names starting with ${WHITEOUT_PREFIX} mean whiteouts`);
+      }
       const names = sys.llistxattr(full);
       if (names.some((n) => n === 'trusted.overlay.redirect' || n === 'trusted.overlay.metacopy')) {
         throw new InvalidLayerError(`cannot diff ${path}: the upper directory uses overlay redirects or metacopy`);

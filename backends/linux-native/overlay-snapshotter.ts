@@ -117,8 +117,8 @@ export class OverlaySnapshotter implements Snapshotter {
       const pid = Number.parseInt(key.slice(EXTRACT_PREFIX.length), 10);
       if (!isAlive(pid)) await this.remove(key).catch(() => undefined);
     }
-    const known = new Set(Object.values((await this.table.read()).snapshots).map((r) => String(r.id)));
-    const nextId = (await this.table.read()).nextId;
+    const { snapshots, nextId } = await this.table.read();
+    const known = new Set(Object.values(snapshots).map((r) => String(r.id)));
     for (const name of await readdir(this.root)) {
       // Only numbered directories below nextId: a higher one may be being created right now.
       if (/^\d+$/.test(name) && Number(name) < nextId && !known.has(name)) {
@@ -137,6 +137,8 @@ export class OverlaySnapshotter implements Snapshotter {
         if (p.kind !== 'committed') throw new InvalidArgumentError(`parent snapshot ${parent} is not committed`);
       }
       const id = table.nextId++;
+      // An id at or above nextId is recorded nowhere: what is there was left by a crash.
+      await rm(this.dir(id), { recursive: true, force: true });
       await mkdir(join(this.dir(id), 'fs'), { recursive: true, mode: 0o755 });
       if (kind === 'active') await mkdir(join(this.dir(id), 'work'));
       const record: SnapshotRecord = { id, kind, ...(parent !== undefined ? { parent } : {}), created: new Date().toISOString() };

@@ -42,10 +42,20 @@ async function decompressed(input: AsyncIterable<Uint8Array>): Promise<AsyncIter
   if (first.done) throw new InvalidArchiveError('archive is empty');
   const head = first.value;
   const rest = (async function* () {
-    yield head;
-    for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
+    try {
+      yield head;
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
+    } finally {
+      // Closes the source (a file) when the reader stops early.
+      await iterator.return?.();
+    }
   })();
-  if (startsWith(head, GZIP_MAGIC)) return Readable.from(rest).pipe(createGunzip());
+  if (startsWith(head, GZIP_MAGIC)) {
+    const gunzip = createGunzip();
+    const source = Readable.from(rest);
+    source.on('error', (err) => gunzip.destroy(err));
+    return source.pipe(gunzip);
+  }
   for (const [name, magic] of OTHER_COMPRESSIONS) {
     if (startsWith(head, magic)) throw new InvalidArchiveError(`archive is compressed with ${name}; berth reads plain or gzip-compressed archives`);
   }

@@ -138,10 +138,10 @@ export async function saveOciLayout(images: ImageStore, plan: SavePlan, dir: str
   try {
     for (const blob of plan.blobs) {
       const path = join(temp, blobPath(blob.digest));
-      await mkdir(dirname(path), { recursive: true });
-      await pipeline(await images.content.read(blob.digest), createWriteStream(path, { flags: 'wx' }));
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await pipeline(await images.content.read(blob.digest), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     }
-    for (const file of plan.files) await writeFile(join(temp, file.path), file.bytes);
+    for (const file of plan.files) await writeFile(join(temp, file.path), file.bytes, { mode: 0o600 });
     await rename(temp, dir);
   } catch (err) {
     await rm(temp, { recursive: true, force: true });

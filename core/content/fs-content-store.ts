@@ -17,7 +17,7 @@ export class FsContentStore implements ContentStore {
 
   static async open(root: string): Promise<FsContentStore> {
     await Promise.all([
-      mkdir(join(root, 'blobs', 'sha256'), { recursive: true }),
+      ...['sha256', 'sha384', 'sha512'].map((algorithm) => mkdir(join(root, 'blobs', algorithm), { recursive: true })),
       mkdir(join(root, 'ingest'), { recursive: true }),
     ]);
     return new FsContentStore(root);

@@ -118,71 +118,71 @@ export class ImageStore {
 
   /** Docker's `rmi`: untags, and deletes the image once nothing names it. */
   async remove(refOrId: string, options: RemoveOptions = {}): Promise<DeleteRecord[]> {
-    const records = await this.removeFromTable(refOrId, options);
-    await this.collectGarbage();
+    const candidates = new Set<Digest>();
+    const records = await this.state.update((table) => this.removeFromTable(table, refOrId, options, candidates));
+    // Only the deleted image's blobs can have become garbage.
+    if (candidates.size) await this.collectGarbage(candidates);
     return records;
   }
 
-  private removeFromTable(refOrId: string, options: RemoveOptions): Promise<DeleteRecord[]> {
-    return this.state.update(async (table) => {
-      const record = lookupImage(table, refOrId);
-      const users = await this.users(record.id);
-      const running = users.find((u) => u.running);
-      const out: DeleteRecord[] = [];
-      // A digest reference names the content, not a tag: it removes like an ID does.
-      const byId = isIdReference(refOrId, record.id) || parseReference(refOrId).digest !== undefined;
-      if (!byId) {
-        const name = referenceString(withDefaultTag(parseReference(refOrId)));
-        if (users.length && !options.force && tagsOf(table, record.id).length === 1) {
-          throw new ConflictError(
-            `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(users[0]!.containerId)} is using its referenced image ${shortId(record.id)}`,
-          );
-        }
-        if (table.tags[name] === record.id) {
-          delete table.tags[name];
-          out.push({ untagged: familiarString(parseReference(name)) });
-        }
-        if (tagsOf(table, record.id).length > 0) return out;
-      } else if (tagsOf(table, record.id).length > 1 && !options.force) {
-        // Docker refuses this for two tags even within one repository, despite the message.
-        throw new ConflictError(`conflict: unable to delete ${shortId(record.id)} (must be forced) - image is referenced in multiple repositories`);
-      }
-      if (running) {
+  /** Applies `rmi` to the table; the blobs of a deleted image are added to `candidates`. */
+  private async removeFromTable(table: ImageTable, refOrId: string, options: RemoveOptions, candidates: Set<Digest>): Promise<DeleteRecord[]> {
+    const record = lookupImage(table, refOrId);
+    const users = await this.users(record.id);
+    const running = users.find((u) => u.running);
+    const out: DeleteRecord[] = [];
+    // A digest reference names the content, not a tag: it removes like an ID does.
+    const byId = isIdReference(refOrId, record.id) || parseReference(refOrId).digest !== undefined;
+    if (!byId) {
+      const name = referenceString(withDefaultTag(parseReference(refOrId)));
+      if (users.length && !options.force && tagsOf(table, record.id).length === 1) {
         throw new ConflictError(
-          `conflict: unable to delete ${shortId(record.id)} (cannot be forced) - image is being used by running container ${shortId(running.containerId)}`,
+          `conflict: unable to remove repository reference "${refOrId}" (must force) - container ${shortId(users[0]!.containerId)} is using its referenced image ${shortId(record.id)}`,
         );
       }
-      if (users.length && !options.force) {
-        throw new ConflictError(
-          `conflict: unable to delete ${shortId(record.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.containerId)}`,
-        );
+      if (table.tags[name] === record.id) {
+        delete table.tags[name];
+        out.push({ untagged: familiarString(parseReference(name)) });
       }
-      for (const tag of tagsOf(table, record.id)) {
-        delete table.tags[tag];
-        out.push({ untagged: familiarString(parseReference(tag)) });
-      }
-      delete table.images[record.id];
-      out.push({ deleted: record.id });
-      return out;
-    });
+      if (tagsOf(table, record.id).length > 0) return out;
+    } else if (tagsOf(table, record.id).length > 1 && !options.force) {
+      // Docker refuses this for two tags even within one repository, despite the message.
+      throw new ConflictError(`conflict: unable to delete ${shortId(record.id)} (must be forced) - image is referenced in multiple repositories`);
+    }
+    if (running) {
+      throw new ConflictError(
+        `conflict: unable to delete ${shortId(record.id)} (cannot be forced) - image is being used by running container ${shortId(running.containerId)}`,
+      );
+    }
+    if (users.length && !options.force) {
+      throw new ConflictError(
+        `conflict: unable to delete ${shortId(record.id)} (must be forced) - image is being used by stopped container ${shortId(users[0]!.containerId)}`,
+      );
+    }
+    for (const tag of tagsOf(table, record.id)) {
+      delete table.tags[tag];
+      out.push({ untagged: familiarString(parseReference(tag)) });
+    }
+    await walkImage(this.content, record.target, (d) => candidates.add(d.digest));
+    delete table.images[record.id];
+    out.push({ deleted: record.id });
+    return out;
   }
 
   /** Docker's `image prune`: dangling images, or with `all` every image no container uses. */
   async prune(options: { all?: boolean } = {}): Promise<PruneResult> {
-    const table = await this.state.read();
-    const records: DeleteRecord[] = [];
-    for (const record of Object.values(table.images)) {
-      const dangling = tagsOf(table, record.id).length === 0;
-      if (!dangling && !options.all) continue;
-      if ((await this.users(record.id)).length) continue;
-      // Another process may have removed it meanwhile; that is not a failure of prune.
-      const removed = await this.removeFromTable(record.id, { force: true }).catch((err: unknown) => {
-        if (err instanceof NotFoundError) return [];
-        throw err;
-      });
-      records.push(...removed);
-    }
-    const reclaimedBytes = await this.collectGarbage();
+    const candidates = new Set<Digest>();
+    // Decided under the lock: an image another process tags meanwhile is no longer dangling.
+    const records = await this.state.update(async (table) => {
+      const out: DeleteRecord[] = [];
+      for (const record of Object.values(table.images)) {
+        if (tagsOf(table, record.id).length > 0 && !options.all) continue;
+        if ((await this.users(record.id)).length) continue;
+        out.push(...(await this.removeFromTable(table, record.id, { force: true }, candidates)));
+      }
+      return out;
+    });
+    const reclaimedBytes = candidates.size ? await this.collectGarbage(candidates) : 0;
     return { records, reclaimedBytes };
   }
 

@@ -38,13 +38,19 @@ export class ByteReader {
     for await (const _ of this.slices(n, what));
   }
 
-  /** Reads to the end (tar padding after the end marker still counts toward the diffID). */
-  async drain(): Promise<void> {
+  /**
+   * Reads to the end: padding after the tar's end marker still counts toward the diffID. More
+   * than `limit` bytes of it is no padding but a bomb.
+   */
+  async drain(limit: number): Promise<void> {
+    let trailing = this.buffered;
     this.chunks.length = 0;
     this.buffered = 0;
     while (!this.ended) {
       const r = await this.source.next();
       if (r.done) this.ended = true;
+      else trailing += r.value.byteLength;
+      if (trailing > limit) throw new InvalidLayerError(`layer has more than ${limit} bytes after the end of its tar archive`);
     }
   }
 

@@ -58,8 +58,13 @@ async function peek(input: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Arra
   const first = await iterator.next();
   const head = first.done ? new Uint8Array() : first.value;
   const stream = (async function* () {
-    if (!first.done) yield head;
-    for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
+    try {
+      if (!first.done) yield head;
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
+    } finally {
+      // Closes the source (a file) when the reader stops early.
+      await iterator.return?.();
+    }
   })();
   return { head, stream };
 }

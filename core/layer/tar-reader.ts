@@ -9,6 +9,18 @@ import type { LayerLimits } from './limits.ts';
  * corrupts binary extended attributes such as security.capability, and tar-stream ignores
  * PAX uid/gid/mtime.
  */
+/** PAX numbers are decimal digits only, as Go's archive/tar reads them. */
+function paxInteger(value: string, field: string): number {
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidLayerError(`tar PAX header has an invalid ${field} "${value.slice(0, 32)}"`);
+  return Number(value);
+}
+
+/** PAX times are decimal seconds with an optional fraction; returned in milliseconds. */
+function paxTime(value: string): number {
+  if (!/^-?\d+(\.\d+)?$/.test(value)) throw new InvalidLayerError(`tar PAX header has an invalid mtime "${value.slice(0, 32)}"`);
+  return Math.round(Number(value) * 1000);
+}
+
 export interface TarEntry {
   name: string;
   /** The typeflag character: '0' file, '1' hardlink, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo. */
@@ -28,6 +40,8 @@ export interface TarEntry {
 const BLOCK = 512;
 /** PAX and GNU long-name records are metadata: a megabyte is far more than any real one. */
 const MAX_METADATA_RECORD = 1024 * 1024;
+/** Writers pad archives to their record size (GNU tar: 10 KiB); a megabyte is far beyond that. */
+const MAX_TRAILING_BYTES = 1024 * 1024;
 const decoder = new TextDecoder();
 
 function cstring(block: Uint8Array, offset: number, length: number): string {
@@ -94,6 +108,10 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, limits: LayerLi
   const reader = new ByteReader(input[Symbol.asyncIterator]());
   const globalPax = new Map<string, string | Uint8Array>();
   let pax = new Map<string, string | Uint8Array>();
+  // Metadata records waiting for their entry, bounded as a whole (a run of them is a bomb).
+  let pendingMetadata = 0;
+  let globalMetadata = 0;
+  let globalXattrCount = 0;
   let longName: string | undefined;
   let longLink: string | undefined;
   let entries = 0;
@@ -105,12 +123,20 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, limits: LayerLi
     const typeflag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
     const size = number(block, 124, 12, 'size');
     const padded = Math.ceil(size / BLOCK) * BLOCK;
+    if (++entries > limits.maxEntries) throw new LayerLimitError('maxEntries', `layer has more than ${limits.maxEntries} entries (limit maxEntries)`);
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
-      if (size > MAX_METADATA_RECORD) throw new InvalidLayerError(`tar metadata record of ${size} bytes is larger than ${MAX_METADATA_RECORD}: the layer is corrupt`);
+      if (typeflag === 'g') globalMetadata += size;
+      else pendingMetadata += size;
+      if (pendingMetadata > MAX_METADATA_RECORD || globalMetadata > MAX_METADATA_RECORD) {
+        throw new InvalidLayerError(`tar metadata records exceed ${MAX_METADATA_RECORD} bytes: the layer is corrupt`);
+      }
       const data = (await reader.read(padded, 'a tar metadata record'))?.subarray(0, size);
       if (!data) throw new InvalidLayerError('layer is truncated: it ends inside a tar metadata record');
       if (typeflag === 'x') parsePax(data, pax);
-      else if (typeflag === 'g') parsePax(data, globalPax);
+      else if (typeflag === 'g') {
+        parsePax(data, globalPax);
+        globalXattrCount = [...globalPax.keys()].filter((k) => k.startsWith('SCHILY.xattr.')).length;
+      }
       else if (typeflag === 'L') longName = cstring(data, 0, data.length);
       else longLink = cstring(data, 0, data.length);
       continue;
@@ -118,20 +144,24 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, limits: LayerLi
     if (typeflag === 'S' || [...pax.keys()].some((k) => k.startsWith('GNU.sparse.'))) {
       throw new InvalidLayerError('tar entry is a GNU sparse file, which layers may not contain');
     }
-    const merged = new Map([...globalPax, ...pax]);
+    const paxValue = (key: string) => (pax.get(key) ?? globalPax.get(key)) as string | undefined;
     const ustar = cstring(block, 257, 6) === 'ustar';
     const prefix = ustar && block[263] === 0x30 ? cstring(block, 345, 155) : '';
-    let name = (merged.get('path') as string | undefined) ?? longName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
-    const linkname = (merged.get('linkpath') as string | undefined) ?? longLink ?? cstring(block, 157, 100);
-    const paxSize = merged.get('size') as string | undefined;
-    const bodySize = paxSize !== undefined ? Number(paxSize) : size;
-    const paxMtime = merged.get('mtime') as string | undefined;
+    let name = paxValue('path') ?? longName ?? (prefix ? `${prefix}/${cstring(block, 0, 100)}` : cstring(block, 0, 100));
+    const linkname = paxValue('linkpath') ?? longLink ?? cstring(block, 157, 100);
+    const paxSize = paxValue('size');
+    const bodySize = paxSize !== undefined ? paxInteger(paxSize, 'size') : size;
+    const paxMtime = paxValue('mtime');
+    const paxUid = paxValue('uid');
+    const paxGid = paxValue('gid');
     const xattrs: Record<string, Uint8Array> = {};
-    for (const [k, v] of merged) if (k.startsWith('SCHILY.xattr.') && v instanceof Uint8Array) xattrs[k.slice(13)] = v;
+    for (const map of globalXattrCount > 0 ? [globalPax, pax] : [pax]) {
+      for (const [k, v] of map) if (k.startsWith('SCHILY.xattr.') && v instanceof Uint8Array) xattrs[k.slice(13)] = v;
+    }
     pax = new Map();
+    pendingMetadata = 0;
     longName = longLink = undefined;
 
-    if (++entries > limits.maxEntries) throw new LayerLimitError('maxEntries', `layer has more than ${limits.maxEntries} entries (limit maxEntries)`);
     if (name.length > limits.maxPathLength) throw new LayerLimitError('maxPathLength', `layer entry path is ${name.length} characters, more than ${limits.maxPathLength} (limit maxPathLength)`);
     const isFile = typeflag === '0' || typeflag === '7';
     if (isFile) {
@@ -155,10 +185,10 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, limits: LayerLi
       name,
       typeflag,
       mode: number(block, 100, 8, 'mode') & 0o7777,
-      uid: merged.has('uid') ? Number(merged.get('uid')) : number(block, 108, 8, 'uid'),
-      gid: merged.has('gid') ? Number(merged.get('gid')) : number(block, 116, 8, 'gid'),
+      uid: paxUid !== undefined ? paxInteger(paxUid, 'uid') : number(block, 108, 8, 'uid'),
+      gid: paxGid !== undefined ? paxInteger(paxGid, 'gid') : number(block, 116, 8, 'gid'),
       size: isFile ? bodySize : 0,
-      mtimeMs: paxMtime !== undefined ? Math.round(Number(paxMtime) * 1000) : number(block, 136, 12, 'mtime') * 1000,
+      mtimeMs: paxMtime !== undefined ? paxTime(paxMtime) : number(block, 136, 12, 'mtime') * 1000,
       linkname,
       devMajor: number(block, 329, 8, 'devmajor'),
       devMinor: number(block, 337, 8, 'devminor'),
@@ -169,5 +199,5 @@ export async function* readTar(input: AsyncIterable<Uint8Array>, limits: LayerLi
     const dataSize = isFile ? bodySize : 0;
     await reader.skip(remaining + (Math.ceil(dataSize / BLOCK) * BLOCK - dataSize), what);
   }
-  await reader.drain();
+  await reader.drain(MAX_TRAILING_BYTES);
 }

@@ -15,6 +15,14 @@ export interface WrittenLayer {
  * Writes changes as a layer blob into the content store: the tar is digested (its diffID)
  * and, unless `compress` is false, gzipped on the way. One pass, no temporary copy.
  */
+/** gzip of a stream; an error of the source (a file that vanished) fails the output too. */
+function gzipped(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const gzip = createGzip({ level: 6 });
+  const source = Readable.from(input);
+  source.on('error', (err) => gzip.destroy(err));
+  return source.pipe(gzip);
+}
+
 export async function writeLayer(content: ContentStore, members: AsyncIterable<TarMember> | Iterable<TarMember>, options: { compress?: boolean } = {}): Promise<WrittenLayer> {
   const compress = options.compress ?? true;
   const diff = new Digester();
@@ -25,7 +33,7 @@ export async function writeLayer(content: ContentStore, members: AsyncIterable<T
     }
   })();
   // mtime 0 in the gzip header: equal contents give equal blobs.
-  const blob: AsyncIterable<Uint8Array> = compress ? Readable.from(tar).pipe(createGzip({ level: 6 })) : tar;
+  const blob: AsyncIterable<Uint8Array> = compress ? gzipped(tar) : tar;
   const writer = await content.writer();
   try {
     for await (const chunk of blob) await writer.write(chunk);
