@@ -184,6 +184,22 @@ describe('bad OCI layouts leave the store as it was', () => {
   });
 });
 
+describe('failed loads', () => {
+  it('leave no file descriptors open', async () => {
+    const { readdirSync } = await import('node:fs');
+    const openFds = () => readdirSync('/proc/self/fd').length;
+    // A bad first member: the load stops reading there, with the rest of the file unread.
+    const members = await readTar(await readArchive('skopeo-oci.tar'));
+    const blob = members.find((m) => m.name.startsWith('blobs/sha256/') && m.data.length > 0)!;
+    blob.data = Buffer.from('tampered');
+    await writeFile(input, await repack([blob, ...members.filter((m) => m !== blob), { name: 'padding', type: 'file', data: Buffer.alloc(1 << 20) }]));
+    await expect(engine.loadImages(input)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    const before = openFds();
+    for (let i = 0; i < 10; i++) await expect(engine.loadImages(input)).rejects.toThrow();
+    expect(openFds()).toBe(before);
+  });
+});
+
 describe('a crash mid-import', () => {
   it('leaves blobs that the next collection removes, and no image', async () => {
     const before = await snapshot();

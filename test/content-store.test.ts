@@ -108,6 +108,13 @@ describe.each([
     expect(await readAll(store, helloDigest)).toEqual(Buffer.from(hello));
   });
 
+  it('stores sha512 blobs', async () => {
+    const store = await open();
+    const digest = digestOf(hello, 'sha512');
+    expect(await writeBlob(store, hello, digest)).toEqual({ digest, size: hello.byteLength });
+    expect(Buffer.from(await store.readBytes(digest))).toEqual(Buffer.from(hello));
+  });
+
   it('rejects malformed and unsupported digests', async () => {
     const store = await open();
     await expect(store.writer({ digest: 'sha256:abc' })).rejects.toMatchObject({ code: 'INVALID_DIGEST' });

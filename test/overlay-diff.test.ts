@@ -61,6 +61,20 @@ describe('diff of a container upper directory', () => {
     expect(replayed.find((e) => e.path === 'opt/keep')?.mode).toBe('4755');
   });
 
+  it('refuses a file whose name would read as a whiteout', async () => {
+    const mounts = await snapshotter.prepare('c', undefined);
+    await runMounted(mounts, await target(), 'mkdir etc && echo x > etc/.wh.passwd');
+    const upper = join(snapshotter.root, '1', 'fs');
+    await expect(writeLayer(new MemoryContentStore(), overlayChanges(upper, native))).rejects.toMatchObject({ code: 'INVALID_LAYER', message: expect.stringContaining('etc/.wh.passwd') });
+  });
+
+  it('fails, rather than hangs, when a file changes while it is read', async () => {
+    const members = (async function* () {
+      yield { header: { path: 'a', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, size: 10, mtimeMs: 0 }, body: Buffer.from('short') };
+    })();
+    await expect(writeLayer(new MemoryContentStore(), members)).rejects.toThrow('wrote 5 bytes, header says 10');
+  });
+
   it('is deterministic with normalised times: equal changes give equal digests', async () => {
     const mounts = await snapshotter.prepare('c', undefined);
     await runMounted(mounts, await target(), 'mkdir -p a/b && echo x > a/b/c && echo y > z');

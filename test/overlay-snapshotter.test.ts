@@ -121,6 +121,14 @@ describe('snapshot bookkeeping', () => {
     expect(await snapshotter.list()).toEqual([]);
   });
 
+  it('recovers from a directory a crash left at the next id', async () => {
+    // What a kill -9 between mkdir and the metadata write leaves: snapshot 1's directory, unrecorded.
+    await mkdir(join(snapshotter.root, '1', 'work'), { recursive: true });
+    await expect(snapshotter.prepare('after-crash')).resolves.toBeDefined();
+    const reopened = await OverlaySnapshotter.open(snapshotter.root, loadNativeAddon());
+    expect((await reopened.list()).map((s) => s.key)).toEqual(['after-crash']);
+  });
+
   it('refuses device nodes when they are not allowed', async () => {
     const { OverlayLayerWriter } = await import('../backends/linux-native/overlay-layer-writer.ts');
     const target = mkdtempSync(join(work, 'w-'));
