@@ -56,7 +56,6 @@ const TAG = new RegExp(`^${tagPattern}$`);
 const DIGEST_ALGORITHM = new RegExp(`^${digestAlgorithm}$`);
 const IDENTIFIER = /^[a-f0-9]{64}$/;
 const LOWER_HEX = /^[a-f0-9]+$/;
-const IMAGE_ID_LIKE = /^(?:sha256:)?[0-9a-f]{1,64}$/;
 const NAME_END = /[:@]/;
 
 // go-digest only knows these algorithms, and only in lowercase hex of exactly this length.
@@ -149,20 +148,6 @@ export function familiarName(ref: Reference): string {
     if (!rest.includes('/')) return rest;
   }
   return ref.path;
-}
-
-/**
- * Whether `s` could name an image by ID (full or `sha256:`-prefixed, or a short prefix).
- * Callers look an ID up locally before parsing, because parseReference reads `sha256:<hex>` as
- * repository `library/sha256` with a tag, exactly as Docker's parser does.
- */
-export function isImageIdLike(s: string): boolean {
-  return IMAGE_ID_LIKE.test(s);
-}
-
-export function validateTag(tag: string): void {
-  const problem = tagProblem(tag);
-  if (problem !== undefined) throw invalid(problem);
 }
 
 /** Checks a digest as go-digest's Parse does: sha256, sha384 or sha512, lowercase hex. */

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidLayerError } from '../../core/errors.ts';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type LayerEntry } from '../../core/layer/layer-entry.ts';
@@ -8,7 +8,7 @@ import type { NativeAddon } from './native-addon.ts';
 import { resolveInRoot } from './root-path.ts';
 
 /** The few syscalls Node's fs lacks, from the native addon. */
-export type OverlaySyscalls = Pick<NativeAddon, 'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr'>;
+export type OverlaySyscalls = Pick<NativeAddon, 'mknod' | 'lsetxattr' | 'lgetxattr' | 'llistxattr' | 'lutimesNs'>;
 
 export interface OverlayLayerWriterOptions {
   /** The directories of the layers below, top first: implicit directories copy their metadata. */
@@ -62,7 +62,7 @@ export class OverlayLayerWriter {
     for await (const entry of entries) await this.applyEntry(entry);
     // Deepest first, so a parent's time is set after its children's.
     const dirs = [...this.dirTimes].sort(([a], [b]) => b.length - a.length);
-    for (const [path, mtimeMs] of dirs) await lutimes(path, mtimeMs / 1000, mtimeMs / 1000);
+    for (const [path, mtimeMs] of dirs) this.setTimes(path, mtimeMs);
   }
 
   private async applyEntry(entry: LayerEntry): Promise<void> {
@@ -189,6 +189,7 @@ export class OverlayLayerWriter {
   /** Removes what this layer put at `target`, and forgets the directory times under it. */
   private async remove(target: string): Promise<void> {
     await rm(target, { recursive: true, force: true });
+    if (!this.dirs.has(target)) return;
     const inside = (path: string) => path === target || path.startsWith(`${target}/`);
     for (const path of this.dirTimes.keys()) if (inside(path)) this.dirTimes.delete(path);
     for (const path of this.dirs.keys()) if (inside(path)) this.dirs.delete(path);
@@ -270,7 +271,14 @@ export class OverlayLayerWriter {
     if (meta.type !== 'symlink') await chmod(target, meta.mode & 0o7777);
     for (const [key, value] of Object.entries(meta.xattrs ?? {})) this.setXattr(target, key, value);
     if (meta.type === 'directory' || meta.type === undefined) this.dirTimes.set(target, meta.mtimeMs);
-    else await lutimes(target, meta.mtimeMs / 1000, meta.mtimeMs / 1000);
+    else this.setTimes(target, meta.mtimeMs);
+  }
+
+  /** Exact to the millisecond (fs.lutimes takes float seconds), and one syscall without a thread hop. */
+  private setTimes(path: string, mtimeMs: number): void {
+    const seconds = Math.floor(mtimeMs / 1000);
+    const nanoseconds = (mtimeMs - seconds * 1000) * 1_000_000;
+    this.sys.lutimesNs(path, seconds, nanoseconds, seconds, nanoseconds);
   }
 
   /** As Docker: attributes the filesystem does not take (ENOTSUP, EPERM) are skipped, others fail. */

@@ -3,7 +3,8 @@ import { writeBlob } from '../content/content-store.ts';
 import type { Lease } from '../content/leases.ts';
 import { digestOf } from '../digest.ts';
 import { DigestMismatchError, InvalidArchiveError } from '../errors.ts';
-import { layerMediaTypeFor, MediaType, type Compression } from '../image/media-types.ts';
+import { layerMediaTypeFor, MediaType } from '../image/media-types.ts';
+import { detectCompression } from '../layer/decompress.ts';
 import { descriptorSchema, parseImageConfig, parseJsonDocument, type Descriptor } from '../image/models.ts';
 import type { ContentStore } from '../content/content-store.ts';
 import type { ArchiveContents } from './archive-contents.ts';
@@ -26,12 +27,6 @@ export function parseDockerManifestJson(bytes: Uint8Array): DockerManifestEntry[
     throw new InvalidArchiveError(`manifest.json is not a docker save manifest: ${issue.path.join('.') || 'document'}: ${issue.message}`);
   }
   return result.data;
-}
-
-function compressionOf(head: Uint8Array): Compression {
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
 }
 
 /**
@@ -65,7 +60,7 @@ export async function candidatesFromManifestJson(
         layers.push(foreign);
         continue;
       }
-      const compression = compressionOf(await contents.head(blob));
+      const compression = detectCompression(await contents.head(blob));
       if (compression === 'none' && blob.digest !== diffId) {
         throw new DigestMismatchError(`layer ${path} has digest ${blob.digest}, but the image config says its diffID is ${diffId}`);
       }

@@ -42,9 +42,10 @@ export async function loadArchive(images: ImageStore, source: ArchiveSource): Pr
       names: candidates[i]!.names.map((n) => familiarString(withDefaultTag(parseReference(n)))),
     }));
   } catch (err) {
-    // The lease goes first, or it would keep alive the very blobs this removes.
+    // The lease goes first, or it would keep alive the very blobs this removes. A failed
+    // clean-up must not hide why the load failed: the next collection removes those blobs.
     await lease.release();
-    await images.collectGarbage(contents.added);
+    await images.collectGarbage(contents.added).catch(() => undefined);
     throw err;
   } finally {
     await lease.release();
