@@ -440,6 +440,30 @@ describe('save', () => {
   });
 });
 
+describe('images --format', () => {
+  const { root } = scratch(['docker-save-legacy.tar']);
+
+  it('renders a table with Docker\'s column titles and Go times', async () => {
+    const out = await ok(root(), ['images', '--format', 'table {{.Repository}}\\t{{.Tag}}\\t{{.CreatedAt}}']);
+    const [header, ...rows] = out.trimEnd().split('\n');
+    expect(header).toMatch(/^REPOSITORY +TAG +CREATED AT$/);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/^berth-fixture\/hello +1\.0 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC$/);
+  });
+
+  it('prints {{json .}} with sorted keys', async () => {
+    const first = (await ok(root(), ['images', '--format', '{{json .}}'])).split('\n')[0]!;
+    expect(Object.keys(JSON.parse(first))).toEqual(['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+  });
+
+  it('prints the renaming notice when a load moves a tag', async () => {
+    await load(root(), 'docker-save-multi.tar');
+    await ok(root(), ['tag', 'berth-fixture/world:1.0', 'berth-fixture/hello:1.0']);
+    const out = await ok(root(), ['load', '-i', archivePath('docker-save-legacy.tar')]);
+    expect(out).toMatch(/^The image berth-fixture\/hello:1\.0 already exists, renaming the old one with ID sha256:[0-9a-f]{64} to empty string\nLoaded image: berth-fixture\/hello:1\.0\n/);
+  });
+});
+
 describe('image prune', () => {
   const { root } = scratch();
 
@@ -447,6 +471,14 @@ describe('image prune', () => {
     await load(root(), 'docker-save-legacy.tar');
     expect(await ok(root(), ['image', 'prune', '-f'])).toBe('Total reclaimed space: 0B\n');
     expect((await ok(root(), ['images', '-q'])).trim().split('\n')).toHaveLength(2);
+  });
+
+  it('declined at the prompt, deletes nothing and says so as Docker does', async () => {
+    await load(root(), 'docker-save-multi.tar');
+    await ok(root(), ['tag', 'berth-fixture/world:1.0', 'berth-fixture/hello:1.0']);
+    const r = await berth(root(), ['image', 'prune'], Buffer.from('n\n'));
+    expect(r).toMatchObject({ code: 0, stdout: 'WARNING! This will remove all dangling images.\nAre you sure you want to continue? [y/N] Total reclaimed space: 0B\n' });
+    expect(await ok(root(), ['images', '-f', 'dangling=true', '-q'])).not.toBe('');
   });
 
   it('deletes an image left dangling when its only tag moved to another image', async () => {

@@ -66,6 +66,15 @@ describe('tag', () => {
   });
 });
 
+describe('load', () => {
+  it('reports a name it moves from another image, as docker load does', async () => {
+    await engine.tagImage('berth-fixture/world:1.0', 'berth-fixture/hello:1.0');
+    const [reloaded] = await engine.loadImages(chunksOf(await readArchive('docker-save-legacy.tar')));
+    expect(reloaded!.moved).toEqual([{ name: 'berth-fixture/hello:1.0', previousId: world }]);
+    expect(await tagsOf(hello)).toEqual(['berth-fixture/hello:1.0', 'berth-fixture/hello:latest']);
+  });
+});
+
 describe('remove (rmi)', () => {
   it('untags while other tags remain, then deletes with the last one', async () => {
     await engine.tagImage(hello, 'berth-fixture/hello:latest');

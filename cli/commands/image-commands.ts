@@ -5,8 +5,8 @@ import { parseReference } from '../../core/reference.ts';
 import type { ImageSummary } from '../../core/image/image-views.ts';
 import { action, isNotFound, type CliContext } from '../context.ts';
 import { formatTable } from '../format/table.ts';
-import { renderTemplate } from '../format/template.ts';
-import { createdAgo, humanSize } from '../format/units.ts';
+import { renderTableFormat, renderTemplate } from '../format/template.ts';
+import { createdAgo, goTimeString, humanSize } from '../format/units.ts';
 import { readLine } from '../prompt.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -57,7 +57,8 @@ function imagesCommand(name: string, aliases: string[] = []): Maker {
           if (opts.quiet) {
             ctx.out(rows.map((r) => `${id(r.image)}\n`).join(''));
           } else if (opts.format) {
-            ctx.out(rows.map((r) => `${renderTemplate(opts.format!, formatFields(r, id(r.image)))}\n`).join(''));
+            const fields = rows.map((r) => formatFields(r, id(r.image)));
+            ctx.out(renderTableFormat(opts.format, fields, IMAGE_HEADERS) ?? fields.map((f) => `${renderTemplate(opts.format!, f)}\n`).join(''));
           } else {
             const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
             const body = rows.map((r) => [
@@ -92,19 +93,37 @@ function imageRows(image: ImageSummary): ImageRow[] {
   });
 }
 
-/** The fields `docker images --format` offers. */
+/** The fields `docker images --format` offers, named as Docker names them. */
 function formatFields(row: ImageRow, id: string): Record<string, unknown> {
   return {
+    Containers: 'N/A',
+    CreatedAt: goTimeString(row.image.Created),
+    CreatedSince: createdAgo(row.image.Created),
+    Digest: row.digest,
     ID: id,
     Repository: row.repository,
-    Tag: row.tag,
-    Digest: row.digest,
-    CreatedSince: createdAgo(row.image.Created),
-    CreatedAt: row.image.Created ? new Date(row.image.Created * 1000).toISOString() : '',
+    SharedSize: 'N/A',
     Size: humanSize(row.image.Size),
-    Containers: 'N/A',
+    Tag: row.tag,
+    UniqueSize: 'N/A',
+    VirtualSize: humanSize(row.image.Size),
   };
 }
+
+/** The column titles of `--format 'table ...'`. */
+const IMAGE_HEADERS: Record<string, string> = {
+  ID: 'IMAGE ID',
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  Digest: 'DIGEST',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+  Containers: 'CONTAINERS',
+};
 
 function rmiCommand(name: string, aliases: string[] = []): Maker {
   return (ctx) =>
@@ -161,6 +180,9 @@ function loadCommand(name: string): Maker {
           if (!opts.input && process.stdin.isTTY) throw new Error('requested load from stdin, but stdin is empty');
           const loaded = await (await ctx.open()).loadImages(opts.input ?? process.stdin);
           for (const image of loaded) {
+            for (const { name, previousId } of image.moved ?? []) {
+              ctx.out(`The image ${name} already exists, renaming the old one with ID ${previousId} to empty string\n`);
+            }
             if (image.names.length === 0) ctx.out(`Loaded image ID: ${image.id}\n`);
             for (const n of image.names) ctx.out(`Loaded image: ${n}\n`);
           }
@@ -232,7 +254,8 @@ function pruneCommand(name: string): Maker {
           if (!opts.force) {
             const what = opts.all ? 'all images without at least one container associated to them' : 'all dangling images';
             ctx.out(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
-            if (!/^y(es)?$/i.test((await readLine()).trim())) return;
+            // Declining still reports, as Docker does: nothing reclaimed.
+            if (!/^y(es)?$/i.test((await readLine()).trim())) return ctx.out(`Total reclaimed space: ${humanSize(0)}\n`);
           }
           const { records, reclaimedBytes } = await (await ctx.open()).pruneImages({ all: opts.all });
           if (records.length) {

@@ -1,4 +1,5 @@
 /** Docker's human-readable sizes and ages (github.com/docker/go-units), to the character. */
+import { ZERO_TIME_UNIX } from '../../core/image/image-views.ts';
 
 const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 
@@ -43,8 +44,13 @@ export function humanDuration(ms: number): string {
   return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
+/** Go's time.Time String() in UTC, as `--format '{{.CreatedAt}}'` prints it: `2026-11-22 06:37:55 +0000 UTC`. */
+export function goTimeString(unixSeconds: number): string {
+  return `${new Date(unixSeconds * 1000).toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
+}
+
 /** Docker's CREATED column: `<duration> ago`, or `N/A` for an image with no creation time. */
 export function createdAgo(unixSeconds: number, now = Date.now()): string {
-  if (!unixSeconds) return 'N/A';
+  if (unixSeconds === ZERO_TIME_UNIX) return 'N/A';
   return `${humanDuration(now - unixSeconds * 1000)} ago`;
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Digest } from '../digest.ts';
 import { BerthError, InvalidArchiveError } from '../errors.ts';
-import type { ImageStore } from '../image/image-store.ts';
+import type { ImageStore, MovedTag } from '../image/image-store.ts';
 import { isIndexType, layerType } from '../image/media-types.ts';
 import { parseDescriptor, parseIndexDocument, parseJsonDocument, parseManifestOrIndex, type Descriptor } from '../image/models.ts';
 import { familiarString, parseReference, withDefaultTag } from '../reference.ts';
@@ -15,6 +15,8 @@ export interface LoadedImage {
   id: Digest;
   /** Docker's familiar form (`busybox:latest`); empty for an untagged image. */
   names: string[];
+  /** Names that pointed at another image until this load. */
+  moved?: MovedTag[];
 }
 
 /** Where an archive comes from: a path (tar, tar.gz, or OCI layout directory) or a byte stream. */
@@ -36,10 +38,11 @@ export async function loadArchive(images: ImageStore, source: ArchiveSource): Pr
     for await (const entry of entries) await contents.take(entry);
     const candidates = await findImages(contents, images, lease);
     for (const candidate of candidates) await validate(candidate.target, contents, images);
-    const records = await images.register(candidates);
-    return records.map((record, i) => ({
+    const registered = await images.register(candidates);
+    return registered.map(({ record, moved }, i) => ({
       id: record.id,
       names: candidates[i]!.names.map((n) => familiarString(withDefaultTag(parseReference(n)))),
+      ...(moved.length ? { moved } : {}),
     }));
   } catch (err) {
     // The lease goes first, or it would keep alive the very blobs this removes. A failed

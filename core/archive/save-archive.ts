@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { parseDigest, type Digest } from '../digest.ts';
-import { BerthError } from '../errors.ts';
+import { BerthError, NotFoundError } from '../errors.ts';
 import type { ImageStore } from '../image/image-store.ts';
 import { lookupImage, type ImageRecord } from '../image/image-table.ts';
 import { layerType, MediaType } from '../image/media-types.ts';
@@ -23,6 +23,8 @@ interface SmallFile {
 export interface SavePlan {
   blobs: Descriptor[];
   files: SmallFile[];
+  /** Ends the lease that keeps the blobs from garbage collection while they are written. */
+  release(): Promise<void>;
 }
 
 const FULL_ID = /^(?:sha256:)?[0-9a-f]{64}$/;
@@ -88,7 +90,17 @@ export async function planSave(images: ImageStore, refs: readonly string[]): Pro
         : {}),
     });
   }
+  // Leased, then checked: a concurrent rmi may have collected a blob since the walk read it.
+  const lease = await images.leases.create();
+  await lease.add([...blobs.keys()]);
+  for (const digest of blobs.keys()) {
+    if (!(await images.content.info(digest))) {
+      await lease.release();
+      throw new NotFoundError(`blob ${digest} was removed while the images were being saved; try again`);
+    }
+  }
   return {
+    release: () => lease.release(),
     blobs: [...blobs.values()],
     files: [
       { path: 'oci-layout', bytes: encoder.encode(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
@@ -115,7 +127,9 @@ export function saveArchive(images: ImageStore, plan: SavePlan): AsyncIterable<U
     }
     for (const file of plan.files) tar.entry({ ...HEADER, name: file.path, mode: 0o644 }, Buffer.from(file.bytes));
     tar.finalize();
-  })().catch((err: Error) => tar.destroy(err));
+  })()
+    .catch((err: Error) => tar.destroy(err))
+    .finally(() => plan.release());
   return tar as AsyncIterable<Uint8Array>;
 }
 
@@ -129,6 +143,8 @@ export async function saveArchiveToFile(images: ImageStore, plan: SavePlan, path
   } catch (err) {
     await rm(temp, { force: true });
     throw wrapIo(err, path);
+  } finally {
+    await plan.release();
   }
 }
 
@@ -146,12 +162,23 @@ export async function saveOciLayout(images: ImageStore, plan: SavePlan, dir: str
   } catch (err) {
     await rm(temp, { recursive: true, force: true });
     throw wrapIo(err, dir);
+  } finally {
+    await plan.release();
   }
 }
 
+/** Docker's wording for a save that cannot write its output, never a bare errno or a temp name. */
 function wrapIo(err: unknown, path: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof BerthError || !code) return err;
-  const what = code === 'ENOTEMPTY' || code === 'EEXIST' ? `${path} already exists and is not empty` : (err as Error).message;
-  return new BerthError('IO_ERROR', `save to ${path}: ${what}`, { cause: err });
+  const reasons: Record<string, string> = {
+    ENOENT: `invalid output path: directory "${dirname(path)}" does not exist`,
+    ENOTDIR: `invalid output path: "${dirname(path)}" is not a directory`,
+    EISDIR: `invalid output path: "${path}" is a directory`,
+    ENOTEMPTY: `invalid output path: "${path}" already exists and is not empty`,
+    EEXIST: `invalid output path: "${path}" already exists and is not empty`,
+    EACCES: `permission denied writing "${path}"`,
+    ENOSPC: `no space left on the device writing "${path}"`,
+  };
+  return new BerthError('IO_ERROR', `failed to save image: ${reasons[code] ?? `${code} writing "${path}"`}`, { cause: err });
 }

@@ -11,6 +11,17 @@ import { selectManifest, type PlatformSpec } from './platform.ts';
 import { lookupImage, tagsOf, type ImageRecord, type ImageTable } from './image-table.ts';
 import { walkImage } from './walk.ts';
 
+/** A name that pointed at another image before a load moved it. */
+export interface MovedTag {
+  name: string;
+  previousId: Digest;
+}
+
+export interface RegisteredImage {
+  record: ImageRecord;
+  moved: MovedTag[];
+}
+
 /** One line of Docker's image delete response: an untagged reference or a deleted image. */
 export type DeleteRecord = { untagged: string } | { deleted: Digest };
 
@@ -78,7 +89,7 @@ export class ImageStore {
    * name that pointed at another image moves; that image stays, dangling, if nothing else
    * names it. All or nothing: one bad image registers none.
    */
-  async register(images: readonly { target: Descriptor; names: readonly string[] }[]): Promise<ImageRecord[]> {
+  async register(images: readonly { target: Descriptor; names: readonly string[] }[]): Promise<RegisteredImage[]> {
     const prepared = await Promise.all(
       images.map(async ({ target, names }) => {
         const fullNames = names.map((n) => referenceString(withDefaultTag(parseReference(n))));
@@ -99,8 +110,13 @@ export class ImageStore {
       return prepared.map(({ record, fullNames }) => {
         // As in Docker, loading does not count as tagging: LastTagTime stays as it was.
         table.images[record.id] = { ...record, lastTagTime: table.images[record.id]?.lastTagTime };
-        for (const n of fullNames) table.tags[n] = record.id;
-        return table.images[record.id]!;
+        const moved: MovedTag[] = [];
+        for (const n of fullNames) {
+          const previousId = table.tags[n];
+          if (previousId !== undefined && previousId !== record.id) moved.push({ name: familiarString(parseReference(n)), previousId });
+          table.tags[n] = record.id;
+        }
+        return { record: table.images[record.id]!, moved };
       });
     });
   }

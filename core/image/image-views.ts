@@ -85,6 +85,9 @@ export function dockerContainerConfig(config: Record<string, unknown> | null | u
   return out;
 }
 
+/** Go's zero time in Unix seconds: what Docker's API gives for an image with no creation time. */
+export const ZERO_TIME_UNIX = -62135596800;
+
 /** The zero time Docker prints for an unset time. */
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -108,7 +111,7 @@ export function imageSummary(table: ImageTable, record: ImageRecord, containers 
     ParentId: '',
     RepoTags: tagsOf(table, record.id).map((t) => familiarString(parseReference(t))),
     RepoDigests: repoDigests(table, record),
-    Created: record.created ? Math.floor(Date.parse(record.created) / 1000) : 0,
+    Created: record.created ? Math.floor(Date.parse(record.created) / 1000) : ZERO_TIME_UNIX,
     Size: record.size,
     SharedSize: -1,
     Labels: record.labels,
