@@ -1,0 +1,64 @@
+import type { ContainerResources, ContainerSpec, ProcessSpec } from '../core/container/container-spec.ts';
+import type { Mount } from '../core/snapshot/snapshotter.ts';
+
+/**
+ * The seam between core and a runtime (DESIGN.md): core builds a ContainerSpec and the rootfs
+ * mounts (from a snapshotter), a backend runs them. What a backend cannot do it says in
+ * `capabilities`, and the call fails at once with a clear error, never hangs.
+ */
+export interface BackendCapabilities {
+  pause: boolean;
+  exec: boolean;
+  terminal: boolean;
+  /** Memory, CPU and pids limits are enforced. */
+  resources: boolean;
+  /** Containers can outlive the engine process. */
+  detach: boolean;
+}
+
+/** How a process ended: Docker's exit code (128 + n when killed by signal n). */
+export interface ExitStatus {
+  exitCode: number;
+  signal?: NodeJS.Signals;
+  /** Killed by the kernel's OOM killer. */
+  oomKilled?: boolean;
+}
+
+export interface ProcessStreams {
+  stdin?: NodeJS.WritableStream;
+  stdout?: AsyncIterable<Uint8Array>;
+  stderr?: AsyncIterable<Uint8Array>;
+}
+
+export interface TaskStats {
+  memory: { usage: number; limit: number };
+  cpuUsageNs: number;
+  pids: { current: number; limit: number };
+}
+
+/** A process running in a task (the init or an exec). */
+export interface TaskProcess extends ProcessStreams {
+  readonly pid: number;
+  wait(): Promise<ExitStatus>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** A created container: `start` runs its init process. */
+export interface Task {
+  readonly id: string;
+  start(stdio?: { stdin?: boolean }): Promise<TaskProcess>;
+  exec(process: ProcessSpec, stdio?: { stdin?: boolean }): Promise<TaskProcess>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  update(resources: ContainerResources): Promise<void>;
+  stats(): Promise<TaskStats>;
+  pids(): Promise<number[]>;
+  /** Releases what the task holds (its cgroup); the process must have exited. */
+  delete(): Promise<void>;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+  create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task>;
+}
