@@ -1,5 +1,4 @@
-import { open, stat } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { followJsonLines, readJsonLines } from '../metadata/json-lines.ts';
 import type { LogEntry } from './json-file-log.ts';
 
 export interface ReadLogsOptions {
@@ -17,39 +16,6 @@ export interface ReadLogsOptions {
   maxFile?: number;
 }
 
-const FOLLOW_INTERVAL_MS = 50;
-
-function parseLines(text: string): LogEntry[] {
-  const out: LogEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    try {
-      out.push(JSON.parse(line) as LogEntry);
-    } catch {
-      // A line cut by a crash mid-write: the rest of the log is still good.
-    }
-  }
-  return out;
-}
-
-async function readFrom(path: string, offset: number): Promise<{ text: string; end: number; ino: number } | undefined> {
-  const handle = await open(path, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  try {
-    const info = await handle.stat();
-    const length = info.size - offset;
-    if (length <= 0) return { text: '', end: Math.max(offset, info.size), ino: info.ino };
-    const buffer = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, offset);
-    // Only whole lines: a line still being written is read on the next round.
-    const text = buffer.subarray(0, bytesRead).toString();
-    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-    return { text: complete, end: offset + Buffer.byteLength(complete), ino: info.ino };
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Docker's `logs`: the rotated files oldest first, then the current one, filtered; optionally followed. */
 export async function* readLogs(path: string, options: ReadLogsOptions = {}): AsyncIterable<LogEntry> {
   const keep = (e: LogEntry) => {
@@ -57,29 +23,15 @@ export async function* readLogs(path: string, options: ReadLogsOptions = {}): As
     return (options.since === undefined || t >= options.since) && (options.until === undefined || t < options.until);
   };
   let entries: LogEntry[] = [];
-  for (let i = (options.maxFile ?? 1) - 1; i >= 1; i--) entries.push(...parseLines((await readFrom(`${path}.${i}`, 0))?.text ?? ''));
-  const current = await readFrom(path, 0);
-  entries.push(...parseLines(current?.text ?? ''));
+  for (let i = (options.maxFile ?? 1) - 1; i >= 1; i--) entries.push(...((await readJsonLines<LogEntry>(`${path}.${i}`))?.items ?? []));
+  const current = await readJsonLines<LogEntry>(path);
+  entries.push(...(current?.items ?? []));
   entries = entries.filter(keep);
   if (options.tail !== undefined && options.tail >= 0) entries = entries.slice(Math.max(0, entries.length - options.tail));
   yield* entries;
   if (!options.follow) return;
-
-  let offset = current?.end ?? 0;
-  let ino = current?.ino;
-  for (;;) {
-    if (options.signal?.aborted) return;
-    const done = options.stillWriting ? !(await options.stillWriting()) : false;
-    const info = await stat(path).catch(() => undefined);
-    // Rotated: the writer started a new file.
-    if (info && ino !== undefined && info.ino !== ino) offset = 0;
-    const next = await readFrom(path, offset);
-    if (next) {
-      offset = next.end;
-      ino = next.ino;
-      for (const e of parseLines(next.text)) if (keep(e)) yield e;
-    }
-    if (done) return;
-    await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: options.signal }).catch(() => undefined);
+  const done = options.stillWriting ? async () => !(await options.stillWriting!()) : undefined;
+  for await (const e of followJsonLines<LogEntry>(path, { end: current?.end ?? 0, ino: current?.ino }, { done, signal: options.signal })) {
+    if (keep(e)) yield e;
   }
 }
