@@ -1,7 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Cgroup } from '../backends/linux-native/cgroups/cgroup.ts';
+import { CgroupV2Manager } from '../backends/linux-native/cgroups/cgroup-v2.ts';
+import { detectCgroupManager } from '../backends/linux-native/cgroups/detect-cgroups.ts';
 import { ContainerProcess, DEFAULT_MASKED_PATHS, type ContainerProcessSpec } from '../backends/linux-native/container-process.ts';
 import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
 import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
@@ -13,7 +16,7 @@ import { dir, file, layerTar, stream, symlink } from './helpers/overlay.ts';
 // Real namespaces, overlay mounts and capabilities: root on Linux, busybox-static installed
 // (scripts/setup.sh installs it). The image is one layer: bin/busybox and its applet links.
 const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'cat', 'ls', 'hostname', 'id', 'echo', 'readlink', 'grep', 'wc', 'ip', 'touch', 'sleep', 'stat', 'true', 'test', 'head'];
+const APPLETS = ['sh', 'cat', 'ls', 'hostname', 'id', 'echo', 'readlink', 'grep', 'wc', 'ip', 'touch', 'sleep', 'stat', 'true', 'test', 'head', 'seq', 'dd', 'ps', 'tty', 'stty', 'env', 'pwd'];
 const HOSTNAME = 'berth-test';
 /** Docker's default capabilities as /proc/<pid>/status shows them. */
 const DOCKER_CAP_EFF = '00000000a80425fb';
@@ -320,5 +323,261 @@ describe('cleanup', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect({ mounts: mountLines(), fds: fds() }).toEqual(before);
     await snapshotter.remove(key);
+  });
+});
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+const cgroupId = () => `native-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+
+async function cgroupWith(resources: Parameters<Cgroup['update']>[0]): Promise<Cgroup> {
+  const cgroup = await (await detectCgroupManager()).create(cgroupId(), resources);
+  cleanups.push(() => cgroup.destroy());
+  return cgroup;
+}
+
+/** The host's view of a process's cgroup in one hierarchy: `memory` -> `/berth/<id>`. */
+async function hostCgroup(pid: number, controller: string): Promise<string | undefined> {
+  const lines = (await readFile(`/proc/${pid}/cgroup`, 'utf8')).trim().split('\n');
+  return lines.map((l) => l.split(':')).find(([, controllers]) => controllers!.split(',').includes(controller))?.[2];
+}
+
+describe('cgroups, in place before the first instruction', () => {
+  it('--memory 32m: allocating 100 MB ends in an OOM kill (137) that the cgroup counts', async () => {
+    const cgroup = await cgroupWith({ memory: 32 * 1024 * 1024 });
+    // dd's buffer is one block: bs=100M allocates 100 MB and fills it from /dev/zero.
+    const ran = await run(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1'], { cgroup });
+    expect(ran).toMatchObject({ exitCode: 137, signal: 'SIGKILL' });
+    expect(await cgroup.oomKills()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a pids limit of 10 stops a fork loop', async () => {
+    const cgroup = await cgroupWith({ pidsLimit: 10 });
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'for i in $(seq 30); do sleep 1 & done; wait']), cgroup });
+    const [stdout, stderr, exit] = await Promise.all([text(process.stdout), text(process.stderr), process.wait()]);
+    expect(stdout).toBe('');
+    // busybox sh gives up at the first fork refused.
+    expect(stderr).toMatch(/can't fork/);
+    expect(exit.exitCode).not.toBe(0);
+    expect((await cgroup.stats()).pids.limit).toBe(10);
+    // The kernel counts the forks it refused at pids.max.
+    const pidsDir = (cgroup as unknown as { dirs: Map<string, string> }).dirs.get('pids')!;
+    expect(Number(/^max (\d+)$/m.exec(readFileSync(join(pidsDir, 'pids.events'), 'utf8'))?.[1])).toBeGreaterThanOrEqual(1);
+  });
+
+  it("is in the container's cgroups on the host (cpus=0.5: the quota is its cgroup's) and at its cgroup namespace's root inside", async () => {
+    const cgroup = await cgroupWith({ memory: 64 * 1024 * 1024, cpus: 0.5, pidsLimit: 100 });
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'read _; cat /proc/self/cgroup']), cgroup, stdin: true });
+    cleanups.push(() => process[Symbol.asyncDispose]());
+    const output = text(process.stdout);
+    const dirs = (cgroup as unknown as { dirs: Map<string, string> }).dirs;
+    for (const controller of ['memory', 'cpu', 'pids', 'freezer']) {
+      expect(await hostCgroup(process.pid, controller), controller).toBe(`/berth/${cgroup.id}`);
+    }
+    expect(await cgroup.pids()).toEqual([process.pid]);
+    expect(readFileSync(join(dirs.get('cpu')!, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('50000');
+    expect(readFileSync(join(dirs.get('cpu')!, 'cgroup.procs'), 'utf8').trim()).toBe(String(process.pid));
+    process.stdin!.end('\n');
+    expect(await process.wait()).toEqual({ exitCode: 0 });
+    const inside = (await output).trim().split('\n');
+    expect(inside.find((l) => /^\d+:memory:/.test(l))).toMatch(/:memory:\/$/);
+  });
+
+  it('a cgroup.procs file that refuses the pid fails the spawn, naming the file and errno, and leaves no process', async () => {
+    // A new cpuset cgroup has no CPUs and refuses processes (ENOSPC).
+    const cpuset = join('/sys/fs/cgroup/cpuset/berth', cgroupId());
+    await mkdir(cpuset, { recursive: true });
+    cleanups.push(() => rmdir(cpuset));
+    const memory = await cgroupWith({ memory: 64 * 1024 * 1024 });
+    const procs = join(cpuset, 'cgroup.procs');
+    const placement = { procsFiles: [...memory.placement.procsFiles!, procs] };
+    const err = await spawnError(['true'], { cgroup: { placement } as Cgroup });
+    expect(err.message).toMatch(new RegExp(`^join cgroup: write pid \\d+ to ${procs}: ENOSPC \\(No space left on device\\)$`));
+    expect(err).toMatchObject({ code: 'ENOSPC', syscall: 'write', path: procs });
+    const pid = Number(/pid (\d+)/.exec(err.message)![1]);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(await memory.pids()).toEqual([]);
+    const missing = await spawnError(['true'], { cgroup: { placement: { procsFiles: ['/sys/fs/cgroup/memory/berth/nope/cgroup.procs'] } } as Cgroup }).catch((e: Error) => e);
+    expect(missing.message).toBe('open /sys/fs/cgroup/memory/berth/nope/cgroup.procs: ENOENT (No such file or directory)');
+  });
+
+  it('cgroup v2, for real on the hybrid v2 mount: clone3 CLONE_INTO_CGROUP starts the process in the cgroup', async () => {
+    const unified = '/sys/fs/cgroup/unified';
+    if (!existsSync(join(unified, 'cgroup.procs'))) return;
+    const cgroup = await new CgroupV2Manager(unified).create(cgroupId(), {});
+    cleanups.push(() => cgroup.destroy());
+    expect(cgroup.placement).toEqual({ dir: join(unified, 'berth', cgroup.id) });
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'read _; cat /proc/self/cgroup']), cgroup, stdin: true });
+    cleanups.push(() => process[Symbol.asyncDispose]());
+    const output = text(process.stdout);
+    expect(await hostCgroup(process.pid, '')).toBe(`/berth/${cgroup.id}`);
+    expect(await cgroup.pids()).toEqual([process.pid]);
+    process.stdin!.end('\n');
+    expect(await process.wait()).toEqual({ exitCode: 0 });
+    expect((await output).split('\n')).toContain('0::/');
+  });
+});
+
+describe('exec into a running container', () => {
+  /** A container whose init writes a file, then waits for a line on stdin. */
+  async function startContainer(spec: Partial<ContainerProcessSpec> = {}): Promise<ContainerProcess> {
+    const { key, mounts } = await rootfs();
+    const init = ContainerProcess.spawn({
+      ...baseSpec(mounts, ['sh', '-c', 'echo from-init > /tmp/mark; echo ready; read _']),
+      env: ['PATH=/bin', 'HOME=/', 'FROM_INIT=yes', 'SHARED=init'],
+      cwd: '/etc',
+      stdin: true,
+      ...spec,
+    });
+    cleanups.push(() => snapshotter.remove(key));
+    cleanups.push(() => init[Symbol.asyncDispose]());
+    // The init is ready once its file is written.
+    for await (const chunk of init.stdout!) if (chunk.toString().includes('ready')) break;
+    return init;
+  }
+
+  async function collect(process: ContainerProcess): Promise<Ran> {
+    const [stdout, stderr, exit] = await Promise.all([text(process.stdout), text(process.stderr), process.wait()]);
+    return { ...exit, stdout, stderr };
+  }
+
+  it("sees the container's PID namespace, hostname, files, env and cwd, and joins its namespaces and cgroup", async () => {
+    const cgroup = await cgroupWith({ pidsLimit: 100 });
+    const init = await startContainer({ cgroup });
+    const exec = init.exec({
+      args: ['sh', '-c', 'read _; echo $$; cat /proc/1/cmdline; echo; hostname; cat /tmp/mark; echo "$FROM_INIT $SHARED $EXTRA"; pwd'],
+      env: ['SHARED=exec', 'EXTRA=1'],
+      stdin: true,
+      stdout: true,
+      stderr: true,
+    });
+    const kinds = ['mnt', 'pid', 'uts', 'ipc', 'net', 'cgroup'];
+    for (const kind of kinds) {
+      expect(await readlink(`/proc/${exec.pid}/ns/${kind}`), kind).toBe(await readlink(`/proc/${init.pid}/ns/${kind}`));
+    }
+    expect(await hostCgroup(exec.pid, 'pids')).toBe(`/berth/${cgroup.id}`);
+    expect((await cgroup.pids()).sort()).toEqual([init.pid, exec.pid].sort());
+    exec.stdin!.end('\n');
+    const ran = await collect(exec);
+    expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
+    const [pid, cmdline, hostname, mark, env, cwd] = ran.stdout.split('\n');
+    expect(Number(pid)).toBeGreaterThan(1);
+    expect(Number(pid)).toBeLessThan(10);
+    expect(cmdline!.split('\0')).toEqual(['sh', '-c', 'echo from-init > /tmp/mark; echo ready; read _', '']);
+    expect({ hostname, mark, env, cwd }).toEqual({ hostname: HOSTNAME, mark: 'from-init', env: 'yes exec 1', cwd: '/etc' });
+  });
+
+  it("lists the container's processes with ps, PID 1 being its init", async () => {
+    const init = await startContainer();
+    const ran = await collect(init.exec({ args: ['ps', '-o', 'pid,args'], stdout: true, stderr: true }));
+    const rows = ran.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/, 2));
+    expect(rows[0]).toEqual(['1', 'sh']);
+    expect(rows.map(([pid]) => Number(pid)).every((pid) => pid < 10)).toBe(true);
+  });
+
+  it('runs as the user given, else as the container does', async () => {
+    const init = await startContainer({ user: { uid: 1000, gid: 1000 } });
+    expect((await collect(init.exec({ args: ['id'], stdout: true }))).stdout).toBe('uid=1000 gid=1000\n');
+    const root = await collect(init.exec({ args: ['id', '-u'], user: { uid: 0, gid: 0 }, stdout: true }));
+    expect(root.stdout).toBe('0\n');
+  });
+
+  it("a missing binary: Docker's message and exit code 127", async () => {
+    const init = await startContainer();
+    expect(() => init.exec({ args: ['/bin/nope'] })).toThrow(expect.objectContaining({ message: 'exec: "/bin/nope": no such file or directory', code: 'ENOENT', exitCode: 127 }));
+    expect(() => init.exec({ args: ['nope'] })).toThrow(expect.objectContaining({ message: 'exec: "nope": executable file not found in $PATH', exitCode: 127 }));
+  });
+
+  it('runs several execs at once', async () => {
+    const init = await startContainer();
+    // Each waits for the others to have started: they are all running at once.
+    const execs = [1, 2, 3, 4].map((n) => init.exec({ args: ['sh', '-c', `touch /tmp/started-${n}; while [ $(ls /tmp | grep -c started) -lt 4 ]; do sleep 0.01; done; echo ${n}`], stdout: true }));
+    const ran = await Promise.all(execs.map(collect));
+    expect(ran.map((r) => [r.exitCode, r.stdout])).toEqual([1, 2, 3, 4].map((n) => [0, `${n}\n`]));
+  });
+
+  it('fails at once when the container has ended', async () => {
+    const init = await startContainer();
+    init.stdin!.end('\n');
+    await init.wait();
+    expect(() => init.exec({ args: ['true'] })).toThrow(/is not running/);
+  });
+});
+
+describe('a terminal (pseudo-terminal pair) instead of pipes', () => {
+  /** All the terminal's output so far, once `done` accepts it (breaking a for-await would destroy the stream). */
+  function untilOutput(terminal: NodeJS.ReadableStream, done: (out: string) => boolean): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let out = '';
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (!done(out)) return;
+        terminal.off('data', onData);
+        terminal.pause();
+        resolve(out);
+      };
+      terminal.on('data', onData);
+      terminal.once('error', reject);
+      terminal.resume();
+    });
+  }
+
+  it('is a /dev/pts terminal of the size asked for, the controlling one, and carries input', async () => {
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({
+      ...baseSpec(mounts, ['sh', '-c', 'tty; stty size; readlink /proc/self/fd/0; read line; echo "got $line"; read _']),
+      terminal: { cols: 100, rows: 30 },
+    });
+    cleanups.push(() => process[Symbol.asyncDispose]());
+    expect(process.stdout).toBeUndefined();
+    const first = await untilOutput(process.terminal!, (out) => out.split('\n').length > 3);
+    expect(first).toMatch(/^\/dev\/pts\/\d+\r\n30 100\r\n\/dev\/pts\/\d+\r\n/);
+    process.terminal!.write('hello\n');
+    // The terminal echoes the input, then the shell answers.
+    await untilOutput(process.terminal!, (out) => out.includes('got hello'));
+    process.terminal!.write('\n');
+    expect(await process.wait()).toEqual({ exitCode: 0 });
+  });
+
+  it('ends when the process has exited and its output is read', async () => {
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['echo', 'hi']), terminal: true });
+    const [out, exit] = await Promise.all([text(process.terminal as AsyncIterable<Buffer>), process.wait()]);
+    expect(out).toBe('hi\r\n');
+    expect(exit).toEqual({ exitCode: 0 });
+    await process[Symbol.asyncDispose]();
+  });
+
+  it('resizes: the process sees the new size', async () => {
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const process = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'read _; stty size']), terminal: true });
+    cleanups.push(() => process[Symbol.asyncDispose]());
+    process.resize(120, 40);
+    process.terminal!.write('\n');
+    expect(await untilOutput(process.terminal!, (out) => out.includes('40 120'))).toContain('40 120\r\n');
+    expect(await process.wait()).toEqual({ exitCode: 0 });
+  });
+
+  it('an exec gets its own terminal in the container', async () => {
+    const { key, mounts } = await rootfs();
+    cleanups.push(() => snapshotter.remove(key));
+    const init = ContainerProcess.spawn({ ...baseSpec(mounts, ['sh', '-c', 'read _']), stdin: true });
+    cleanups.push(() => init[Symbol.asyncDispose]());
+    const exec = init.exec({ args: ['sh', '-c', 'tty; stty size'], terminal: { cols: 90, rows: 20 } });
+    cleanups.push(() => exec[Symbol.asyncDispose]());
+    const out = await untilOutput(exec.terminal!, (o) => o.includes('20 90'));
+    expect(out).toMatch(/^\/dev\/pts\/\d+\r\n20 90\r\n/);
+    expect(await exec.wait()).toEqual({ exitCode: 0 });
   });
 });

@@ -1,8 +1,10 @@
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { ConflictError } from '../../core/errors.ts';
-import { loadNativeAddon, type NativeAddon, type NativeExit, type NativeSpawnSpec } from './native-addon.ts';
+import type { Cgroup } from './cgroups/cgroup.ts';
+import { TerminalStream } from './terminal-stream.ts';
+import { loadNativeAddon, type NativeAddon, type NativeExit, type NativeProcessSpec, type NativeSpawnSpec } from './native-addon.ts';
 
 /** Docker's default capabilities (moby oci/defaults.go, DefaultCapabilities): CapEff 0x00000000a80425fb. */
 export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
@@ -50,12 +52,42 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze(['/proc/b
  * (capabilities, masked and read-only paths, cwd `/`, root, network `none`) and streams asked
  * for by name.
  */
-export interface ContainerProcessSpec extends Omit<NativeSpawnSpec, 'capabilities' | 'env' | 'stdio'> {
+export interface ContainerProcessSpec extends Omit<NativeSpawnSpec, 'capabilities' | 'env' | 'stdio' | 'cgroup' | 'terminal'> {
   env?: string[];
+  /** A pseudo-terminal instead of pipes (`docker run -t`), 80x24 unless sized; `stdin`, `stdout` and `stderr` are ignored. */
+  terminal?: TerminalOption;
   capabilities?: readonly string[];
   stdin?: boolean;
   stdout?: boolean;
   stderr?: boolean;
+  /** The container's cgroup, created with its limits: the process is in it before its first instruction. */
+  cgroup?: Cgroup;
+}
+
+/**
+ * A process to run in a running container (`docker exec`): the container's env (overridden
+ * name by name by `env`), cwd, user, capabilities and rlimits unless given.
+ */
+export interface ExecSpec extends Partial<Pick<ContainerProcessSpec, 'env' | 'cwd' | 'user' | 'capabilities' | 'rlimits' | 'terminal'>> {
+  args: string[];
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+}
+
+export type TerminalOption = boolean | { cols: number; rows: number };
+
+/** Docker's default terminal size when none is given. */
+function terminalSize(option: TerminalOption | undefined): { terminal: { cols: number; rows: number } } | undefined {
+  if (!option) return undefined;
+  return { terminal: option === true ? { cols: 80, rows: 24 } : option };
+}
+
+/** What execs into a container start from: its init's pid and process spec, and its cgroup. */
+interface Container {
+  init: ContainerProcess;
+  process: NativeProcessSpec;
+  cgroup?: Cgroup;
 }
 
 /** How the process ended; killed by a signal: Docker's exit code 128 + its number. */
@@ -75,17 +107,27 @@ export class ContainerProcess implements AsyncDisposable {
   /** The process's standard output: iterate it with `for await`. */
   readonly stdout?: Readable;
   readonly stderr?: Readable;
+  /** The pseudo-terminal's master, when the process has one: read its output, write its input. */
+  readonly terminal?: Duplex;
+  private readonly terminalFd?: number;
   private readonly exit: Promise<ProcessExit>;
   private exited = false;
+  private readonly container: Container;
 
   private constructor(
     private readonly addon: NativeAddon,
     spawned: ReturnType<NativeAddon['spawn']>,
+    container: Omit<Container, 'init'> | Container,
   ) {
     this.pid = spawned.pid;
+    this.container = 'init' in container ? container : { ...container, init: this };
     if (spawned.stdin !== undefined) this.stdin = new Socket({ fd: spawned.stdin, readable: false, writable: true });
     if (spawned.stdout !== undefined) this.stdout = new Socket({ fd: spawned.stdout, readable: true, writable: false });
     if (spawned.stderr !== undefined) this.stderr = new Socket({ fd: spawned.stderr, readable: true, writable: false });
+    if (spawned.terminal !== undefined) {
+      this.terminal = new TerminalStream(spawned.terminal);
+      this.terminalFd = spawned.terminal;
+    }
     // Waiting at once reaps the process as soon as it ends (no zombie) and tells kill() that
     // the pid is no longer ours to signal.
     this.exit = addon.wait(this.pid).then((exit) => {
@@ -96,16 +138,49 @@ export class ContainerProcess implements AsyncDisposable {
 
   /** Starts the process; fails with the addon's error naming the step that failed. */
   static spawn(spec: ContainerProcessSpec, addon: NativeAddon = loadNativeAddon()): ContainerProcess {
-    const { stdin, stdout, stderr, capabilities, env, ...rest } = spec;
+    const { stdin, stdout, stderr, capabilities, env, cgroup, terminal, ...rest } = spec;
     const native: NativeSpawnSpec = {
       ...rest,
+      ...terminalSize(terminal),
       env: env ?? [],
       capabilities: [...(capabilities ?? DEFAULT_CAPABILITIES)],
       maskedPaths: spec.maskedPaths ?? [...DEFAULT_MASKED_PATHS],
       readonlyPaths: spec.readonlyPaths ?? [...DEFAULT_READONLY_PATHS],
-      stdio: { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
+      stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
+      ...(cgroup ? { cgroup: cgroup.placement } : {}),
     };
-    return new ContainerProcess(addon, addon.spawn(native));
+    const process: NativeProcessSpec = {
+      args: native.args,
+      env: native.env,
+      capabilities: native.capabilities,
+      ...(native.cwd !== undefined ? { cwd: native.cwd } : {}),
+      ...(native.user ? { user: native.user } : {}),
+      ...(native.rlimits ? { rlimits: native.rlimits } : {}),
+    };
+    return new ContainerProcess(addon, addon.spawn(native), { process, ...(cgroup ? { cgroup } : {}) });
+  }
+
+  /**
+   * Starts a process in this process's container (`docker exec`): its namespaces, its cgroup,
+   * and its env, cwd, user and capabilities unless `spec` overrides them. Fails as spawn does
+   * (a missing binary: Docker's message and exit code 127); fails at once when the container's
+   * init has ended.
+   */
+  exec(spec: ExecSpec): ContainerProcess {
+    const { init, process, cgroup } = this.container;
+    if (init.exited) throw new ConflictError(`container process ${init.pid} is not running`);
+    const { stdin, stdout, stderr, capabilities, env, args, terminal, ...rest } = spec;
+    const native: NativeProcessSpec = {
+      ...process,
+      ...rest,
+      ...terminalSize(terminal),
+      args,
+      env: mergeEnv(process.env, env ?? []),
+      capabilities: [...(capabilities ?? process.capabilities)],
+      stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
+      ...(cgroup ? { cgroup: cgroup.placement } : {}),
+    };
+    return new ContainerProcess(this.addon, this.addon.exec(init.pid, native), this.container);
   }
 
   /** Resolves when the process ends. */
@@ -120,12 +195,25 @@ export class ContainerProcess implements AsyncDisposable {
     this.addon.kill(this.pid, number);
   }
 
+  /** Sets the size of the process's terminal (`docker exec -t`'s resize); it gets SIGWINCH. */
+  resize(cols: number, rows: number): void {
+    if (this.terminalFd === undefined) throw new ConflictError(`container process ${this.pid} has no terminal`);
+    this.addon.resize(this.terminalFd, cols, rows);
+  }
+
   /** Kills the process if it still runs, waits for it and closes its streams. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.exited) this.kill('SIGKILL');
     await this.exit;
-    for (const stream of [this.stdin, this.stdout, this.stderr]) stream?.destroy();
+    for (const stream of [this.stdin, this.stdout, this.stderr, this.terminal]) stream?.destroy();
   }
+}
+
+/** Docker's rule for exec's env: a name given again replaces the container's value. */
+function mergeEnv(base: readonly string[], overrides: readonly string[]): string[] {
+  const name = (entry: string) => entry.split('=', 1)[0];
+  const replaced = new Set(overrides.map(name));
+  return [...base.filter((entry) => !replaced.has(name(entry))), ...overrides];
 }
 
 function toProcessExit(exit: NativeExit, pid: number): ProcessExit {

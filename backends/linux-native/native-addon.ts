@@ -20,12 +20,45 @@ export type NativeExtraMount =
   /** `options` as mount(8) takes them: `size=64m`, `mode=1777`, `noexec`... */
   | { type: 'tmpfs'; destination: string; options?: string[] };
 
+/** Where a process goes before its first instruction runs. */
+export interface NativeCgroupPlacement {
+  /** cgroup v1: each hierarchy's cgroup.procs file; the pid is written to each while the child waits. */
+  procsFiles?: string[];
+  /** cgroup v2: the cgroup's directory, for clone3's CLONE_INTO_CGROUP (else its cgroup.procs is written). */
+  dir?: string;
+}
+
+/** The process itself, as a container's init (`spawn`) or an exec into a running container (`exec`). */
+export interface NativeProcessSpec {
+  /** args[0] without a slash is looked up in the PATH of `env` (else Docker's default PATH). */
+  args: string[];
+  /** `NAME=value` strings. */
+  env: string[];
+  /** Default `/`. */
+  cwd?: string;
+  /** Numeric ids; default root. */
+  user?: { uid: number; gid: number; additionalGids?: number[] };
+  /** `RLIMIT_NOFILE`...; Infinity is unlimited. */
+  rlimits?: { type: string; soft: number; hard: number }[];
+  /** The capabilities kept (`CAP_CHOWN`...): effective, permitted, inheritable and bounding. */
+  capabilities: string[];
+  /** Which standard streams get a pipe; the others are /dev/null. */
+  stdio?: { stdin?: boolean; stdout?: boolean; stderr?: boolean };
+  /**
+   * A pseudo-terminal of this size (from the container's own devpts) as stdin, stdout, stderr
+   * and controlling terminal, instead of `stdio`; its master is returned as `terminal`.
+   */
+  terminal?: { cols: number; rows: number };
+  /** The cgroup the process is in before it runs; a failure to join it fails the start (the child is killed). */
+  cgroup?: NativeCgroupPlacement;
+}
+
 /**
  * What `spawn` starts: a process in new mount, PID, UTS, IPC and cgroup namespaces (and a new
  * network namespace unless `network` is `host`), shaped like the OCI runtime spec. Container
  * paths are absolute.
  */
-export interface NativeSpawnSpec {
+export interface NativeSpawnSpec extends NativeProcessSpec {
   root: {
     /** The directory the root filesystem is mounted onto, in the container's mount namespace only. */
     path: string;
@@ -33,26 +66,12 @@ export interface NativeSpawnSpec {
     mounts: Mount[];
     readonly?: boolean;
   };
-  /** args[0] without a slash is looked up in the PATH of `env` (else Docker's default PATH). */
-  args: string[];
-  /** `NAME=value` strings. */
-  env: string[];
-  /** Default `/`. */
-  cwd?: string;
   hostname?: string;
-  /** Numeric ids; default root. */
-  user?: { uid: number; gid: number; additionalGids?: number[] };
   /** `none` (the default): a new network namespace with loopback up. */
   network?: 'none' | 'host';
   mounts?: NativeExtraMount[];
   maskedPaths?: string[];
   readonlyPaths?: string[];
-  /** `RLIMIT_NOFILE`...; Infinity is unlimited. */
-  rlimits?: { type: string; soft: number; hard: number }[];
-  /** The capabilities kept (`CAP_CHOWN`...): effective, permitted, inheritable and bounding. */
-  capabilities: string[];
-  /** Which standard streams get a pipe; the others are /dev/null. */
-  stdio?: { stdin?: boolean; stdout?: boolean; stderr?: boolean };
 }
 
 /** A started process: its pid (in this process's PID namespace) and the parent's pipe ends. */
@@ -61,6 +80,8 @@ export interface NativeSpawned {
   stdin?: number;
   stdout?: number;
   stderr?: number;
+  /** The master of the process's pseudo-terminal (`spec.terminal`). */
+  terminal?: number;
 }
 
 /** How a process ended; `error` (a negative errno: ECHILD) when it was not this process's child to wait for. */
@@ -91,13 +112,22 @@ export interface NativeAddon {
    * executable). Every started process must be waited for, once.
    */
   spawn(spec: NativeSpawnSpec): NativeSpawned;
+  /**
+   * Starts a process in the mount, PID, UTS, IPC, network and cgroup namespaces of the running
+   * process `pid` (a container's init), in `spec.cgroup`, and returns once it has exec'd; errors
+   * as `spawn`'s. Nothing of the container's process is inherited: the caller passes its env,
+   * cwd, user and capabilities.
+   */
+  exec(pid: number, spec: NativeProcessSpec): NativeSpawned;
+  /** Sets the size of a pseudo-terminal (TIOCSWINSZ on its master `fd`); its process gets SIGWINCH. */
+  resize(fd: number, cols: number, rows: number): void;
   /** waitpid(2) on a native thread: the event loop never blocks (and stays alive until it ends). */
   wait(pid: number): Promise<NativeExit>;
   /** kill(2); `pid` must be positive (never a process group). */
   kill(pid: number, signal: number): void;
 }
 
-const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'wait', 'kill'] as const satisfies readonly (keyof NativeAddon)[];
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'resize', 'wait', 'kill'] as const satisfies readonly (keyof NativeAddon)[];
 
 const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
 

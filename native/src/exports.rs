@@ -7,7 +7,11 @@ use std::ptr;
 
 use crate::container::process::{self, Exit};
 use crate::container::spawn;
-use crate::container::spec::{ExtraMount, ExtraMountKind, Network, Rlimit, RootfsMount, SpawnSpec};
+use crate::container::spawn::Spawned;
+use crate::container::spec::{
+    CgroupPlacement, ExecSpec, ExtraMount, ExtraMountKind, Network, ProcessSpec, Rlimit,
+    RootfsMount, SpawnSpec,
+};
 use crate::inode::{self, Timestamp};
 use crate::js::{check, Call, Error, Export};
 use crate::js_object::Object;
@@ -47,6 +51,16 @@ pub static EXPORTS: &[Export] = &[
         name: c"spawn",
         params: &["spec"],
         call: spawn,
+    },
+    Export {
+        name: c"exec",
+        params: &["pid", "spec"],
+        call: exec,
+    },
+    Export {
+        name: c"resize",
+        params: &["fd", "cols", "rows"],
+        call: resize,
     },
     Export {
         name: c"wait",
@@ -100,13 +114,28 @@ fn nanoseconds(call: &Call, index: usize) -> Result<u32, Error> {
 
 fn spawn(call: &Call) -> Result<napi_value, Error> {
     let spec = spawn_spec(&call.object(0)?)?;
-    let spawned = spawn::spawn(&spec)?;
+    spawned_to_js(call, spawn::spawn(&spec)?)
+}
+
+fn exec(call: &Call) -> Result<napi_value, Error> {
+    let pid = pid(call)?;
+    let spec = call.object(1)?;
+    let spec = ExecSpec {
+        pid,
+        cgroup: cgroup_placement(&spec)?,
+        process: process_spec(&spec)?,
+    };
+    spawned_to_js(call, spawn::exec(&spec)?)
+}
+
+fn spawned_to_js(call: &Call, spawned: Spawned) -> Result<napi_value, Error> {
     let result = call.new_object()?;
     result.set_number(c"pid", spawned.pid.into())?;
     let fds = [
         (c"stdin", spawned.stdin),
         (c"stdout", spawned.stdout),
         (c"stderr", spawned.stderr),
+        (c"terminal", spawned.terminal),
     ];
     for (name, fd) in fds {
         if let Some(fd) = fd {
@@ -157,17 +186,6 @@ fn spawn_spec(spec: &Object) -> Result<SpawnSpec, Error> {
             })
         })
         .collect::<Result<_, Error>>()?;
-    let rlimits = spec
-        .objects(c"rlimits")?
-        .iter()
-        .map(|r| {
-            Ok(Rlimit {
-                kind: r.string(c"type")?,
-                soft: r.limit(c"soft")?,
-                hard: r.limit(c"hard")?,
-            })
-        })
-        .collect::<Result<_, Error>>()?;
     let network = match spec
         .opt_string(c"network")?
         .as_deref()
@@ -183,6 +201,42 @@ fn spawn_spec(spec: &Object) -> Result<SpawnSpec, Error> {
             ));
         }
     };
+    Ok(SpawnSpec {
+        root_path: root.string(c"path")?,
+        rootfs,
+        readonly_rootfs: root.bool(c"readonly")?,
+        hostname: spec.opt_string(c"hostname")?,
+        network,
+        mounts,
+        masked_paths: spec.strings(c"maskedPaths")?,
+        readonly_paths: spec.strings(c"readonlyPaths")?,
+        cgroup: cgroup_placement(spec)?,
+        process: process_spec(spec)?,
+    })
+}
+
+fn cgroup_placement(spec: &Object) -> Result<CgroupPlacement, Error> {
+    Ok(match spec.opt_object(c"cgroup")? {
+        Some(cgroup) => CgroupPlacement {
+            procs_files: cgroup.strings(c"procsFiles")?,
+            dir: cgroup.opt_string(c"dir")?,
+        },
+        None => CgroupPlacement::default(),
+    })
+}
+
+fn process_spec(spec: &Object) -> Result<ProcessSpec, Error> {
+    let rlimits = spec
+        .objects(c"rlimits")?
+        .iter()
+        .map(|r| {
+            Ok(Rlimit {
+                kind: r.string(c"type")?,
+                soft: r.limit(c"soft")?,
+                hard: r.limit(c"hard")?,
+            })
+        })
+        .collect::<Result<_, Error>>()?;
     let user = spec.opt_object(c"user")?;
     let (uid, gid, additional_gids) = match &user {
         Some(user) => (
@@ -194,21 +248,18 @@ fn spawn_spec(spec: &Object) -> Result<SpawnSpec, Error> {
     };
     let stdio = spec.opt_object(c"stdio")?;
     let wants = |name| stdio.as_ref().map_or(Ok(false), |s: &Object| s.bool(name));
-    Ok(SpawnSpec {
-        root_path: root.string(c"path")?,
-        rootfs,
-        readonly_rootfs: root.bool(c"readonly")?,
+    let terminal = match spec.opt_object(c"terminal")? {
+        Some(size) => Some((size.u16_or(c"cols", 80)?, size.u16_or(c"rows", 24)?)),
+        None => None,
+    };
+    Ok(ProcessSpec {
+        terminal,
         args: spec.strings(c"args")?,
         env: spec.strings(c"env")?,
         cwd: spec.opt_string(c"cwd")?.unwrap_or_else(|| c"/".into()),
-        hostname: spec.opt_string(c"hostname")?,
         uid,
         gid,
         additional_gids,
-        network,
-        mounts,
-        masked_paths: spec.strings(c"maskedPaths")?,
-        readonly_paths: spec.strings(c"readonlyPaths")?,
         rlimits,
         capabilities: spec.strings(c"capabilities")?,
         stdin: wants(c"stdin")?,
@@ -255,5 +306,13 @@ fn exit_to_js(
 
 fn kill(call: &Call) -> Result<napi_value, Error> {
     process::kill(pid(call)?, call.integer(1, 0, 64)? as i32)?;
+    call.undefined()
+}
+
+fn resize(call: &Call) -> Result<napi_value, Error> {
+    let fd = call.integer(0, 0, i32::MAX.into())? as i32;
+    let cols = call.integer(1, 0, u16::MAX.into())? as u16;
+    let rows = call.integer(2, 0, u16::MAX.into())? as u16;
+    spawn::resize(fd, cols, rows)?;
     call.undefined()
 }

@@ -276,6 +276,12 @@ impl<'c> Object<'c> {
         u32_value(number).ok_or_else(|| self.out_of_range(&path, number))
     }
 
+    /// An integer in 0..=u16::MAX; `default` when absent.
+    pub fn u16_or(&self, name: &CStr, default: u16) -> Result<u16, Error> {
+        let value = self.u32_or(name, default.into())?;
+        u16::try_from(value).map_err(|_| self.out_of_range(&self.member(name), value.into()))
+    }
+
     pub fn u32s(&self, name: &CStr) -> Result<Vec<u32>, Error> {
         let path = self.member(name);
         self.elements(name)?

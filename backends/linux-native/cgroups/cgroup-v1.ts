@@ -3,7 +3,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
-import { quotaFor, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupResources, type CgroupStats } from './cgroup.ts';
+import { quotaFor, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
 import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
 
 /** The v1 controllers berth uses, each a hierarchy mounted on its own (or co-mounted) directory. */
@@ -55,6 +55,10 @@ export class CgroupV1 implements Cgroup {
     const dir = this.dirs.get(controller);
     if (!dir) throw new BerthError('CGROUP', `the ${controller} cgroup controller is not mounted on this host`);
     return dir;
+  }
+
+  get placement(): CgroupPlacement {
+    return { procsFiles: [...new Set(this.dirs.values())].map((dir) => join(dir, 'cgroup.procs')) };
   }
 
   async addProcess(pid: number): Promise<void> {

@@ -2,7 +2,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
-import { quotaFor, sharesToWeight, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupResources, type CgroupStats } from './cgroup.ts';
+import { quotaFor, sharesToWeight, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
 import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
 
 const CONTROLLERS = ['memory', 'cpu', 'pids'];
@@ -62,6 +62,10 @@ export class CgroupV2 implements Cgroup {
 
   get directoryForClone(): string {
     return this.dir;
+  }
+
+  get placement(): CgroupPlacement {
+    return { dir: this.dir };
   }
 
   addProcess(pid: number): Promise<void> {

@@ -2,7 +2,8 @@
  * Cgroups v1 and v2 behind one interface (crun's manager vtable, youki's CgroupManager):
  * berth's cgroups live under a `berth` parent, one per container, and are removed on delete.
  * Limits are written before the container's first instruction runs: the process is created
- * in the cgroup (clone3 CLONE_INTO_CGROUP with `directoryForClone`) or added before exec.
+ * in the cgroup (v2: clone3 CLONE_INTO_CGROUP) or added while it waits before its first step
+ * (v1), as `placement` tells the native addon.
  */
 export interface CgroupResources {
   /** memory limit in bytes (`--memory`). */
@@ -24,10 +25,19 @@ export interface CgroupStats {
   pids: { current: number; limit: number };
 }
 
+/** How a new process joins a cgroup before it runs: the addon's `cgroup` spec. */
+export interface CgroupPlacement {
+  /** v1: the cgroup.procs file of each hierarchy. */
+  procsFiles?: string[];
+  /** v2: the directory clone3's CLONE_INTO_CGROUP opens. */
+  dir?: string;
+}
+
 export interface Cgroup {
   readonly id: string;
   /** A directory to open for clone3's CLONE_INTO_CGROUP (v2 only). */
   readonly directoryForClone?: string;
+  readonly placement: CgroupPlacement;
   addProcess(pid: number): Promise<void>;
   update(resources: CgroupResources): Promise<void>;
   stats(): Promise<CgroupStats>;

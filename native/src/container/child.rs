@@ -26,12 +26,31 @@ const AT_RECURSIVE: libc::c_uint = 0x8000;
 /// The exit status of a child that failed before exec; the parent reaps it and reports the step.
 const FAILED: c_int = 127;
 
-/// Runs the program and execs; on failure writes (step, errno) to `report` and exits.
+/// Runs the program and execs; on failure writes (step, errno) to `report` and exits. With a
+/// `sync` pipe (read, write; -1 for none), first waits until the parent has placed this process
+/// in its cgroup (one byte); EOF means the parent failed to, and reports why itself.
 ///
 /// # Safety
 /// Called in the child right after clone, with the descriptors the parent prepared.
-pub unsafe fn run(p: &Prepared, stdio: [c_int; 3], report: c_int) -> ! {
+pub unsafe fn run(p: &Prepared, stdio: [c_int; 3], report: c_int, sync: [c_int; 2]) -> ! {
     reset_signal_handlers();
+    if sync[0] >= 0 {
+        // The parent's write end must not stay open here too, or a parent that dies would
+        // leave this read waiting forever.
+        libc::close(sync[1]);
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(sync[0], ptr::addr_of_mut!(byte).cast(), 1);
+            if n == 1 {
+                break;
+            }
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            libc::_exit(FAILED);
+        }
+        libc::close(sync[0]);
+    }
     libc::umask(0);
     for (target, fd) in (0..3).zip(stdio) {
         let rc = if fd == target {
@@ -90,6 +109,9 @@ unsafe fn perform(op: &Op) -> Result<(), c_int> {
             0,
             0,
         )),
+        Op::Setns { fd, nstype } => check(libc::setns(*fd, *nstype)),
+        Op::Unshare(flags) => check(libc::unshare(*flags)),
+        Op::Terminal { socket, cols, rows } => terminal(*socket, *cols, *rows),
         Op::LoopbackUp => loopback_up(),
         Op::Sethostname(name) => check(libc::sethostname(name.as_ptr(), name.to_bytes().len())),
         Op::Mkdir { path, mode } => match check(libc::mkdir(path.as_ptr(), *mode)) {
@@ -230,6 +252,74 @@ unsafe fn perform(op: &Op) -> Result<(), c_int> {
         )),
         Op::NoNewPrivs => check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)),
     }
+}
+
+/// Opens a pseudo-terminal pair on the container's /dev/ptmx (its own devpts instance, so the
+/// slave is a /dev/pts path inside), makes the slave this session's controlling terminal and
+/// stdio, and sends the master to the parent (SCM_RIGHTS).
+unsafe fn terminal(socket: c_int, cols: u16, rows: u16) -> Result<(), c_int> {
+    let master = libc::open(
+        c"/dev/ptmx".as_ptr(),
+        libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+    );
+    if master < 0 {
+        return Err(errno());
+    }
+    let unlock: c_int = 0;
+    check(libc::ioctl(master, libc::TIOCSPTLCK, &unlock))?;
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    check(libc::ioctl(master, libc::TIOCSWINSZ, &size))?;
+    // The slave from the master itself: no path lookup, no ptsname formatting.
+    let slave = libc::ioctl(master, libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY);
+    if slave < 0 {
+        return Err(errno());
+    }
+    check(libc::setsid())?;
+    check(libc::ioctl(slave, libc::TIOCSCTTY, 0))?;
+    for target in 0..3 {
+        check(libc::dup2(slave, target))?;
+    }
+    if slave > 2 {
+        libc::close(slave);
+    }
+    send_fd(socket, master)?;
+    libc::close(master);
+    libc::close(socket);
+    Ok(())
+}
+
+/// One byte with the descriptor as SCM_RIGHTS ancillary data.
+unsafe fn send_fd(socket: c_int, fd: c_int) -> Result<(), c_int> {
+    #[repr(C)]
+    struct Control {
+        header: libc::cmsghdr,
+        fd: c_int,
+        _pad: c_int,
+    }
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: ptr::addr_of_mut!(byte).cast(),
+        iov_len: 1,
+    };
+    let mut control: Control = std::mem::zeroed();
+    control.header.cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
+    control.header.cmsg_level = libc::SOL_SOCKET;
+    control.header.cmsg_type = libc::SCM_RIGHTS;
+    control.fd = fd;
+    let mut message: libc::msghdr = std::mem::zeroed();
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = ptr::addr_of_mut!(control).cast();
+    message.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) as _;
+    if libc::sendmsg(socket, &message, 0) != 1 {
+        return Err(errno());
+    }
+    Ok(())
 }
 
 /// struct ifreq with the flags member of its union (linux/if.h): 16 bytes of name, then the

@@ -1,6 +1,8 @@
 //! Starting container processes: a spec (spec.rs) is checked and turned into everything the
 //! child needs (prepare.rs), then cloned into new namespaces (spawn.rs), where the child sets up
 //! its root filesystem and identity with async-signal-safe calls only and execs (child.rs).
+//! An exec into a running container is prepared the same way, with setns steps instead of the
+//! root filesystem. The parent places the child in its cgroup before the child runs any step.
 //! Waiting and signalling are in process.rs.
 
 mod capabilities;

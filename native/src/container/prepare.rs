@@ -11,13 +11,26 @@ use libc::{c_ulong, dev_t, mode_t};
 
 use super::capabilities::{self, CapSet};
 use super::mount_options;
-use super::spec::{ExtraMountKind, Network, SpawnSpec};
+use super::spec::{ExecSpec, ExtraMountKind, Network, ProcessSpec, SpawnSpec};
 use crate::errno::SysError;
 use crate::js::Error;
 
 pub enum Op {
     /// PR_SET_PDEATHSIG(SIGKILL): the container dies with the thread that started it.
     DeathSignal,
+    /// Joins the namespace `fd` refers to (opened by the parent from /proc/<pid>/ns/*).
+    Setns {
+        fd: libc::c_int,
+        nstype: libc::c_int,
+    },
+    Unshare(libc::c_int),
+    /// A pseudo-terminal from the container's own devpts: the slave becomes the controlling
+    /// terminal and stdin, stdout and stderr; the master goes to the parent over `socket`.
+    Terminal {
+        socket: libc::c_int,
+        cols: u16,
+        rows: u16,
+    },
     LoopbackUp,
     Sethostname(CString),
     /// mkdir, where EEXIST is success.
@@ -96,6 +109,12 @@ pub struct Step {
 
 pub struct Prepared {
     pub clone_flags: u64,
+    /// An exec's target PID namespace: the parent joins it around clone (for its children only,
+    /// setns(CLONE_NEWPID) does not move the caller), so the child starts inside it.
+    pub pid_ns: Option<OwnedFd>,
+    /// The parent's end of the socket the child sends the terminal's master over, and the
+    /// child's end (which the parent closes once it has cloned).
+    pub console: Option<(OwnedFd, OwnedFd)>,
     pub steps: Vec<Step>,
     /// argv and envp as execve takes them, NULL-terminated; they point into `_strings`.
     pub argv: Vec<*const c_char>,
@@ -138,12 +157,19 @@ pub fn prepare(spec: &SpawnSpec) -> Result<Prepared, Error> {
     let mut p = Program::default();
     let root = spec.root_path.clone();
     absolute("root.path", &root)?;
-    if spec.args.is_empty() {
-        return Err(invalid("args must name the program to run"));
-    }
-    absolute("cwd", &spec.cwd)?;
+    check_process(&spec.process)?;
 
     p.push(Op::DeathSignal, label("prctl PR_SET_PDEATHSIG", ""));
+    // The cgroup namespace is rooted at the cgroup the process is in when it is made: with a
+    // cgroup to join, made only once the parent has placed the child there (runc does the same),
+    // so the container sees its own cgroup as "/".
+    let cgroupns_late = !spec.cgroup.is_empty();
+    if cgroupns_late {
+        p.push(
+            Op::Unshare(libc::CLONE_NEWCGROUP),
+            label("unshare", "the cgroup namespace"),
+        );
+    }
     p.mount(
         None,
         c"/",
@@ -395,112 +421,74 @@ pub fn prepare(spec: &SpawnSpec) -> Result<Prepared, Error> {
         );
     }
 
-    for rlimit in &spec.rlimits {
-        let resource = rlimit_resource(&rlimit.kind).ok_or_else(|| {
-            invalid(&format!(
-                "rlimits[].type {:?} is not a resource limit (RLIMIT_NOFILE...)",
-                lossy(&rlimit.kind)
-            ))
-        })?;
-        if rlimit.soft > rlimit.hard {
-            return Err(invalid(&format!(
-                "rlimit {}: the soft limit is above the hard limit",
-                lossy(&rlimit.kind)
-            )));
-        }
-        let limit = libc::rlimit {
-            rlim_cur: rlim(rlimit.soft),
-            rlim_max: rlim(rlimit.hard),
-        };
-        p.push(
-            Op::Rlimit { resource, limit },
-            label("setrlimit", &lossy(&rlimit.kind)),
-        );
-    }
-
-    let mut keep: CapSet = 0;
-    for name in &spec.capabilities {
-        let number = capabilities::number(name).ok_or_else(|| {
-            invalid(&format!(
-                "capabilities: {:?} is not a capability (CAP_CHOWN...)",
-                lossy(name)
-            ))
-        })?;
-        keep |= 1 << number;
-    }
-    p.push(
-        Op::DropBounding {
-            keep,
-            last: last_capability(),
-        },
-        label("prctl PR_CAPBSET_DROP", ""),
-    );
-    p.push(Op::KeepCaps, label("prctl PR_SET_KEEPCAPS", ""));
-    p.push(
-        Op::Setgroups(spec.additional_gids.clone()),
-        label("setgroups", ""),
-    );
-    p.push(Op::Setgid(spec.gid), label("setgid", &spec.gid.to_string()));
-    p.push(Op::Setuid(spec.uid), label("setuid", &spec.uid.to_string()));
-    p.push(Op::Capset(keep), label("capset", ""));
-    p.push(
-        Op::ClearAmbient,
-        label("prctl PR_CAP_AMBIENT_CLEAR_ALL", ""),
-    );
-    p.push(Op::NoNewPrivs, label("prctl PR_SET_NO_NEW_PRIVS", ""));
-    p.push(
-        Op::Chdir(spec.cwd.clone()),
-        label("chdir", &lossy(&spec.cwd)),
-    );
-
-    let program = spec.args.first().map(|a| a.to_bytes()).unwrap_or_default();
-    let path_search = !program.contains(&b'/');
-    let candidates = if path_search {
-        let path = spec
-            .env
-            .iter()
-            .rev()
-            .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
-            .unwrap_or(DEFAULT_PATH);
-        path.split(|b| *b == b':')
-            .map(|dir| {
-                // execvp: an empty element is the current directory.
-                let dir = if dir.is_empty() { &b"."[..] } else { dir };
-                CString::new([dir, b"/", program].concat()).unwrap_or_default()
-            })
-            .collect()
-    } else {
-        vec![CString::new(program).unwrap_or_default()]
-    };
-
-    let args = spec.args.clone();
-    let env = spec.env.clone();
-    // The pointers stay valid as the vectors move: they point at the strings' heap buffers.
-    let argv = null_terminated(&args);
-    let envp = null_terminated(&env);
     let clone_flags = (libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWUTS
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWCGROUP
+        | if cgroupns_late {
+            0
+        } else {
+            libc::CLONE_NEWCGROUP
+        }
         | if spec.network == Network::None {
             libc::CLONE_NEWNET
         } else {
             0
         }) as u64;
-    let mut steps = p.steps;
-    steps.splice(p.clones_at..p.clones_at, p.clones);
-    Ok(Prepared {
-        clone_flags,
-        steps,
-        argv,
-        envp,
-        candidates,
-        program: String::from_utf8_lossy(program).into_owned(),
-        path_search,
-        _fds: p.fds,
-        _strings: [args, env],
-    })
+    let mut steps = std::mem::take(&mut p.steps);
+    steps.splice(p.clones_at..p.clones_at, std::mem::take(&mut p.clones));
+    p.steps = steps;
+    p.process(&spec.process, clone_flags, None)
+}
+
+/// The namespaces an exec joins besides the PID namespace, which the parent joins around clone.
+const EXEC_NAMESPACES: &[(&str, libc::c_int)] = &[
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    // Last: it changes the root and cwd to the container's.
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+/// An exec: the child joins the namespaces of the running container `spec.pid` (opened here,
+/// before clone, so a container that has ended fails here with ENOENT), then takes the
+/// process's identity and execs as an init does.
+pub fn prepare_exec(spec: &ExecSpec) -> Result<Prepared, Error> {
+    check_process(&spec.process)?;
+    let mut p = Program::default();
+    p.push(Op::DeathSignal, label("prctl PR_SET_PDEATHSIG", ""));
+    let open_ns = |name: &str| -> Result<(OwnedFd, String), Error> {
+        let path = format!("/proc/{}/ns/{name}", spec.pid);
+        let c_path = CString::new(path.clone()).unwrap_or_default();
+        let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(SysError::last("open", &c_path).into());
+        }
+        Ok((unsafe { OwnedFd::from_raw_fd(fd) }, path))
+    };
+    for (name, nstype) in EXEC_NAMESPACES {
+        let (fd, path) = open_ns(name)?;
+        // A namespace the process already shares (network: host) is joined as well: setns to
+        // one's own namespace is allowed and cheap.
+        p.push(
+            Op::Setns {
+                fd: fd.as_raw_fd(),
+                nstype: *nstype,
+            },
+            label("setns", &path),
+        );
+        p.fds.push(fd);
+    }
+    let (pid_ns, _) = open_ns("pid")?;
+    p.process(&spec.process, 0, Some(pid_ns))
+}
+
+fn check_process(process: &ProcessSpec) -> Result<(), Error> {
+    if process.args.is_empty() {
+        return Err(invalid("args must name the program to run"));
+    }
+    absolute("cwd", &process.cwd)
 }
 
 #[derive(Default)]
@@ -514,6 +502,135 @@ struct Program {
 }
 
 impl Program {
+    /// The steps every process ends with: limits, identity, capabilities, cwd; then exec's
+    /// argv, envp and candidate paths.
+    fn process(
+        mut self,
+        spec: &ProcessSpec,
+        clone_flags: u64,
+        pid_ns: Option<OwnedFd>,
+    ) -> Result<Prepared, Error> {
+        // While still root with every capability: after the mounts (the container's devpts)
+        // and before the identity changes.
+        let console = match spec.terminal {
+            Some((cols, rows)) => {
+                let mut fds = [0; 2];
+                let kind = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+                if unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) } != 0 {
+                    return Err(SysError::last("socketpair", c"").into());
+                }
+                let (parent, child) =
+                    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+                self.push(
+                    Op::Terminal {
+                        socket: child.as_raw_fd(),
+                        cols,
+                        rows,
+                    },
+                    label("open the terminal", "/dev/ptmx"),
+                );
+                Some((parent, child))
+            }
+            None => None,
+        };
+        for rlimit in &spec.rlimits {
+            let resource = rlimit_resource(&rlimit.kind).ok_or_else(|| {
+                invalid(&format!(
+                    "rlimits[].type {:?} is not a resource limit (RLIMIT_NOFILE...)",
+                    lossy(&rlimit.kind)
+                ))
+            })?;
+            if rlimit.soft > rlimit.hard {
+                return Err(invalid(&format!(
+                    "rlimit {}: the soft limit is above the hard limit",
+                    lossy(&rlimit.kind)
+                )));
+            }
+            let limit = libc::rlimit {
+                rlim_cur: rlim(rlimit.soft),
+                rlim_max: rlim(rlimit.hard),
+            };
+            self.push(
+                Op::Rlimit { resource, limit },
+                label("setrlimit", &lossy(&rlimit.kind)),
+            );
+        }
+
+        let mut keep: CapSet = 0;
+        for name in &spec.capabilities {
+            let number = capabilities::number(name).ok_or_else(|| {
+                invalid(&format!(
+                    "capabilities: {:?} is not a capability (CAP_CHOWN...)",
+                    lossy(name)
+                ))
+            })?;
+            keep |= 1 << number;
+        }
+        self.push(
+            Op::DropBounding {
+                keep,
+                last: last_capability(),
+            },
+            label("prctl PR_CAPBSET_DROP", ""),
+        );
+        self.push(Op::KeepCaps, label("prctl PR_SET_KEEPCAPS", ""));
+        self.push(
+            Op::Setgroups(spec.additional_gids.clone()),
+            label("setgroups", ""),
+        );
+        self.push(Op::Setgid(spec.gid), label("setgid", &spec.gid.to_string()));
+        self.push(Op::Setuid(spec.uid), label("setuid", &spec.uid.to_string()));
+        self.push(Op::Capset(keep), label("capset", ""));
+        self.push(
+            Op::ClearAmbient,
+            label("prctl PR_CAP_AMBIENT_CLEAR_ALL", ""),
+        );
+        self.push(Op::NoNewPrivs, label("prctl PR_SET_NO_NEW_PRIVS", ""));
+        self.push(
+            Op::Chdir(spec.cwd.clone()),
+            label("chdir", &lossy(&spec.cwd)),
+        );
+
+        let program = spec.args.first().map(|a| a.to_bytes()).unwrap_or_default();
+        let path_search = !program.contains(&b'/');
+        let candidates = if path_search {
+            let path = spec
+                .env
+                .iter()
+                .rev()
+                .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
+                .unwrap_or(DEFAULT_PATH);
+            path.split(|b| *b == b':')
+                .map(|dir| {
+                    // execvp: an empty element is the current directory.
+                    let dir = if dir.is_empty() { &b"."[..] } else { dir };
+                    CString::new([dir, b"/", program].concat()).unwrap_or_default()
+                })
+                .collect()
+        } else {
+            vec![CString::new(program).unwrap_or_default()]
+        };
+
+        let args = spec.args.clone();
+        let env = spec.env.clone();
+        // The pointers stay valid as the vectors move: they point at the strings' heap buffers.
+        let argv = null_terminated(&args);
+        let envp = null_terminated(&env);
+        Ok(Prepared {
+            clone_flags,
+            pid_ns,
+            console,
+            steps: self.steps,
+            argv,
+            envp,
+            candidates,
+            program: String::from_utf8_lossy(program).into_owned(),
+            path_search,
+            _fds: self.fds,
+            _strings: [args, env],
+        })
+    }
+
     fn push(&mut self, op: Op, label: Label) {
         self.steps.push(Step { op, label });
     }

@@ -1,4 +1,5 @@
-//! Starting the container process: pipes, clone into new namespaces, and the child's report.
+//! Starting container processes (an init, or an exec into a running container): pipes, the
+//! cgroup placement, clone, and the child's report.
 //! spawn returns once the child has exec'd (its report pipe closed at exec: EOF) or fails with
 //! the error of the step that failed in the child.
 
@@ -8,8 +9,8 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::child::{self, REPORT_SIZE, STEP_EXEC, STEP_STDIO};
-use super::prepare::{prepare, Prepared};
-use super::spec::SpawnSpec;
+use super::prepare::{prepare, prepare_exec, Prepared};
+use super::spec::{CgroupPlacement, ExecSpec, ProcessSpec, SpawnSpec};
 use crate::errno::{self, SysError};
 use crate::js::Error;
 
@@ -19,15 +20,36 @@ pub struct Spawned {
     pub stdin: Option<OwnedFd>,
     pub stdout: Option<OwnedFd>,
     pub stderr: Option<OwnedFd>,
+    /// The master of the process's pseudo-terminal, when it has one.
+    pub terminal: Option<OwnedFd>,
 }
 
+/// Starts a container's init: new namespaces, its root filesystem, its cgroup.
 pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, Error> {
-    let prepared = prepare(spec)?;
+    start(prepare(spec)?, &spec.process, &spec.cgroup)
+}
+
+/// Starts a process in the namespaces and cgroup of a running container.
+pub fn exec(spec: &ExecSpec) -> Result<Spawned, Error> {
+    start(prepare_exec(spec)?, &spec.process, &spec.cgroup)
+}
+
+fn start(
+    mut prepared: Prepared,
+    process: &ProcessSpec,
+    cgroup: &CgroupPlacement,
+) -> Result<Spawned, Error> {
+    let placement = Placement::open(cgroup)?;
     let (report_read, report_write) = pipe()?;
-    let (stdin_child, stdin) = stdio(spec.stdin, |(read, write)| (read, write))?;
-    let (stdout_child, stdout) = stdio(spec.stdout, |(read, write)| (write, read))?;
-    let (stderr_child, stderr) = stdio(spec.stderr, |(read, write)| (write, read))?;
-    let null = if spec.stdin && spec.stdout && spec.stderr {
+    let sync = if cgroup.is_empty() {
+        None
+    } else {
+        Some(pipe()?)
+    };
+    let (stdin_child, stdin) = stdio(process.stdin, |(read, write)| (read, write))?;
+    let (stdout_child, stdout) = stdio(process.stdout, |(read, write)| (write, read))?;
+    let (stderr_child, stderr) = stdio(process.stderr, |(read, write)| (write, read))?;
+    let null = if process.stdin && process.stdout && process.stderr {
         None
     } else {
         Some(open_null()?)
@@ -39,9 +61,43 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, Error> {
             .map_or(-1, |fd| fd.as_raw_fd())
     };
     let stdio_fds = [fd(&stdin_child), fd(&stdout_child), fd(&stderr_child)];
+    let sync_fds = sync.as_ref().map_or([-1, -1], |(read, write)| {
+        [read.as_raw_fd(), write.as_raw_fd()]
+    });
 
-    let pid = clone_child(&prepared, stdio_fds, report_write.as_raw_fd())?;
+    let (pid, in_cgroup) = clone_child(
+        &prepared,
+        stdio_fds,
+        report_write.as_raw_fd(),
+        sync_fds,
+        placement.dir.as_ref().map(|(fd, _)| fd.as_raw_fd()),
+    )?;
     drop((report_write, stdin_child, stdout_child, stderr_child, null));
+    let console = prepared.console.take().map(|(parent, _child)| parent);
+
+    if let Some((sync_read, sync_write)) = sync {
+        drop(sync_read);
+        if let Err(err) = placement.place(pid, in_cgroup) {
+            kill_and_reap(pid);
+            return Err(err);
+        }
+        let byte = 1u8;
+        if unsafe { libc::write(sync_write.as_raw_fd(), ptr::addr_of!(byte).cast(), 1) } != 1 {
+            let err = SysError::last("write", c"the child's sync pipe");
+            kill_and_reap(pid);
+            return Err(err.into());
+        }
+    }
+
+    // None when the child failed before it sent the master: its report says why.
+    let terminal = match console.as_ref().map(receive_fd) {
+        Some(Err(err)) => {
+            kill_and_reap(pid);
+            return Err(err.into());
+        }
+        Some(Ok(fd)) => fd,
+        None => None,
+    };
 
     match read_report(&report_read) {
         None => Ok(Spawned {
@@ -49,21 +105,171 @@ pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, Error> {
             stdin,
             stdout,
             stderr,
+            terminal,
         }),
         Some((step, errno)) => {
             // The child exits right after reporting; reap it so that no zombie stays.
-            let mut status = 0;
-            while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && last_errno() == libc::EINTR {
-            }
+            reap(pid);
             Err(child_error(&prepared, step, errno))
         }
     }
 }
 
+/// The descriptor the child sent (SCM_RIGHTS), or None when it closed the socket first.
+fn receive_fd(socket: &OwnedFd) -> Result<Option<OwnedFd>, SysError> {
+    #[repr(C)]
+    struct Control {
+        header: libc::cmsghdr,
+        fd: libc::c_int,
+        _pad: libc::c_int,
+    }
+    let mut byte = 0u8;
+    let mut iov = libc::iovec {
+        iov_base: ptr::addr_of_mut!(byte).cast(),
+        iov_len: 1,
+    };
+    let mut control: Control = unsafe { std::mem::zeroed() };
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = ptr::addr_of_mut!(control).cast();
+    message.msg_controllen = std::mem::size_of::<Control>() as _;
+    loop {
+        let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 && last_errno() == libc::EINTR {
+            continue;
+        }
+        if n < 0 {
+            return Err(SysError::last("recvmsg", c"the terminal's master"));
+        }
+        if n == 0 || message.msg_controllen == 0 || control.header.cmsg_type != libc::SCM_RIGHTS {
+            return Ok(None);
+        }
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(control.fd) }));
+    }
+}
+
+/// Sets a terminal's size (TIOCSWINSZ on its master); the process gets SIGWINCH.
+pub fn resize(fd: RawFd, cols: u16, rows: u16) -> Result<(), SysError> {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &size) } != 0 {
+        return Err(SysError::last("ioctl TIOCSWINSZ", c""));
+    }
+    Ok(())
+}
+
+fn reap(pid: libc::pid_t) {
+    let mut status = 0;
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && last_errno() == libc::EINTR {}
+}
+
+fn kill_and_reap(pid: libc::pid_t) {
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    reap(pid);
+}
+
+/// The cgroup files and directory a placement needs, opened before clone so that a cgroup that
+/// does not exist fails before any process does.
+struct Placement {
+    procs: Vec<(OwnedFd, String)>,
+    dir: Option<(OwnedFd, String)>,
+}
+
+impl Placement {
+    fn open(cgroup: &CgroupPlacement) -> Result<Placement, Error> {
+        let procs = cgroup
+            .procs_files
+            .iter()
+            .map(|path| {
+                Ok((
+                    open(path, libc::O_WRONLY)?,
+                    path.to_string_lossy().into_owned(),
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        let dir = match &cgroup.dir {
+            Some(path) => Some((
+                open(path, libc::O_RDONLY | libc::O_DIRECTORY)?,
+                path.to_string_lossy().into_owned(),
+            )),
+            None => None,
+        };
+        Ok(Placement { procs, dir })
+    }
+
+    /// Writes the pid to each cgroup.procs file (and to the v2 directory's when clone3 could not
+    /// create the process in it).
+    fn place(&self, pid: libc::pid_t, in_cgroup: bool) -> Result<(), Error> {
+        let text = pid.to_string();
+        for (fd, path) in &self.procs {
+            write_pid(fd, path, &text)?;
+        }
+        if let (Some((dir, path)), false) = (&self.dir, in_cgroup) {
+            let procs = format!("{path}/cgroup.procs");
+            let fd = unsafe {
+                libc::openat(
+                    dir.as_raw_fd(),
+                    c"cgroup.procs".as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                let err = SysError::last("open", c"");
+                return Err(SysError { path: procs, ..err }.into());
+            }
+            write_pid(&unsafe { OwnedFd::from_raw_fd(fd) }, &procs, &text)?;
+        }
+        Ok(())
+    }
+}
+
+fn open(path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Error> {
+    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(SysError::last("open", path).into());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `write pid 1234 to /sys/fs/cgroup/memory/berth/x/cgroup.procs: ENOSPC (...)`.
+fn write_pid(fd: &OwnedFd, path: &str, pid: &str) -> Result<(), Error> {
+    let n = unsafe { libc::write(fd.as_raw_fd(), pid.as_ptr().cast(), pid.len()) };
+    if n == pid.len() as isize {
+        return Ok(());
+    }
+    let errno = if n < 0 { last_errno() } else { libc::EIO };
+    let err = SysError {
+        syscall: "write",
+        path: path.to_owned(),
+        subject: None,
+        errno,
+    };
+    let message = format!(
+        "join cgroup: write pid {pid} to {path}: {} ({})",
+        err.code(),
+        errno::describe(errno)
+    );
+    Err(Error::Child {
+        err,
+        message,
+        exit_code: None,
+    })
+}
+
 /// Whether clone3 failed with ENOSYS once (older kernels, seccomp profiles): use clone then.
 static NO_CLONE3: AtomicBool = AtomicBool::new(false);
+/// Whether clone3 refused CLONE_INTO_CGROUP once (kernels before 5.7): write cgroup.procs then.
+static NO_CLONE_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
 
-/// struct clone_args of linux/sched.h, as far as CLONE_ARGS_SIZE_VER0.
+/// linux/sched.h; libc 0.2.139 lacks it.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// struct clone_args of linux/sched.h, as far as CLONE_ARGS_SIZE_VER2 (the cgroup member).
 #[repr(C)]
 struct CloneArgs {
     flags: u64,
@@ -74,15 +280,33 @@ struct CloneArgs {
     stack: u64,
     stack_size: u64,
     tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
 
-/// Clones like fork (the child runs on a copy of this stack) into new namespaces. clone3 first,
-/// so that CLONE_INTO_CGROUP can join later.
+/// Clones like fork (the child runs on a copy of this stack) into new namespaces: clone3, into
+/// the cgroup directory `cgroup` when given, else clone. Returns the pid and whether the child
+/// was created in the cgroup.
 fn clone_child(
     prepared: &Prepared,
     stdio: [RawFd; 3],
     report: RawFd,
-) -> Result<libc::pid_t, Error> {
+    sync: [RawFd; 2],
+    cgroup: Option<RawFd>,
+) -> Result<(libc::pid_t, bool), Error> {
+    // An exec's child starts in the container's PID namespace: this thread joins it for its
+    // children only, and returns to its own right after clone.
+    let own_pid_ns = match &prepared.pid_ns {
+        Some(target) => {
+            let own = open(c"/proc/thread-self/ns/pid", libc::O_RDONLY)?;
+            if unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+                return Err(SysError::last("setns", c"the container's PID namespace").into());
+            }
+            Some(own)
+        }
+        None => None,
+    };
     // Blocked across clone, so that no Node signal handler runs in the child; the child resets
     // the handlers and unblocks before exec.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -92,9 +316,12 @@ fn clone_child(
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
     let mut pid = -1;
+    let mut in_cgroup = false;
+    let mut err = 0;
     if !NO_CLONE3.load(Ordering::Relaxed) {
+        let into = cgroup.filter(|_| !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed));
         let mut args = CloneArgs {
-            flags: prepared.clone_flags,
+            flags: prepared.clone_flags | into.map_or(0, |_| CLONE_INTO_CGROUP),
             pidfd: 0,
             child_tid: 0,
             parent_tid: 0,
@@ -102,37 +329,67 @@ fn clone_child(
             stack: 0,
             stack_size: 0,
             tls: 0,
+            set_tid: 0,
+            set_tid_size: 0,
+            cgroup: into.map_or(0, |fd| fd as u64),
         };
-        pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &mut args as *mut CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        } as libc::pid_t;
-        if pid < 0 && last_errno() == libc::ENOSYS {
+        pid = unsafe { clone3(&mut args) };
+        err = last_errno();
+        if pid < 0 && into.is_some() && matches!(err, libc::E2BIG | libc::EINVAL) {
+            NO_CLONE_INTO_CGROUP.store(true, Ordering::Relaxed);
+            args.flags &= !CLONE_INTO_CGROUP;
+            args.cgroup = 0;
+            pid = unsafe { clone3(&mut args) };
+            err = last_errno();
+        }
+        in_cgroup = pid >= 0 && into.is_some() && args.flags & CLONE_INTO_CGROUP != 0;
+        if pid < 0 && err == libc::ENOSYS {
             NO_CLONE3.store(true, Ordering::Relaxed);
         }
     }
     if NO_CLONE3.load(Ordering::Relaxed) {
         let flags = prepared.clone_flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
         pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) } as libc::pid_t;
+        err = last_errno();
     }
     if pid == 0 {
-        unsafe { child::run(prepared, stdio, report) }
+        unsafe { child::run(prepared, stdio, report, sync) }
     }
-    let err = last_errno();
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+    if let Some(own) = own_pid_ns {
+        // Failing here would leave every later child of this thread in the container: never
+        // expected of a namespace this thread was in a moment ago.
+        if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            let restore = SysError::last("setns", c"this process's own PID namespace");
+            if pid > 0 {
+                kill_and_reap(pid);
+            }
+            return Err(restore.into());
+        }
+    }
     if pid < 0 {
+        let syscall = if cgroup.is_some() && !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed) {
+            "clone3 into cgroup"
+        } else {
+            "clone"
+        };
         return Err(SysError {
-            syscall: "clone",
+            syscall,
             path: String::new(),
             subject: None,
             errno: err,
         }
         .into());
     }
-    Ok(pid)
+    Ok((pid, in_cgroup))
+}
+
+unsafe fn clone3(args: &mut CloneArgs) -> libc::pid_t {
+    libc::syscall(
+        libc::SYS_clone3,
+        args as *mut CloneArgs,
+        std::mem::size_of::<CloneArgs>(),
+    ) as libc::pid_t
 }
 
 /// The child's (step, errno), or None at EOF: it exec'd.
@@ -239,12 +496,7 @@ fn stdio(
 }
 
 fn open_null() -> Result<OwnedFd, Error> {
-    let path: &CStr = c"/dev/null";
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(SysError::last("open", path).into());
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open(c"/dev/null", libc::O_RDWR)
 }
 
 fn last_errno() -> i32 {
