@@ -8,15 +8,11 @@ import { detectCgroupManager } from '../backends/linux-native/cgroups/detect-cgr
 import { ContainerProcess, DEFAULT_MASKED_PATHS, type ContainerProcessSpec } from '../backends/linux-native/container-process.ts';
 import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
 import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
-import { LayerReader } from '../core/layer/layer-reader.ts';
-import type { TarMember } from '../core/layer/tar-writer.ts';
 import type { Mount } from '../core/snapshot/snapshotter.ts';
-import { dir, file, layerTar, stream, symlink } from './helpers/overlay.ts';
+import { commitBusyboxLayer } from './helpers/busybox-image.ts';
 
 // Real namespaces, overlay mounts and capabilities: root on Linux, busybox-static installed
 // (scripts/setup.sh installs it). The image is one layer: bin/busybox and its applet links.
-const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'cat', 'ls', 'hostname', 'id', 'echo', 'readlink', 'grep', 'wc', 'ip', 'touch', 'sleep', 'stat', 'true', 'test', 'head', 'seq', 'dd', 'ps', 'tty', 'stty', 'env', 'pwd'];
 const HOSTNAME = 'berth-test';
 /** Docker's default capabilities as /proc/<pid>/status shows them. */
 const DOCKER_CAP_EFF = '00000000a80425fb';
@@ -30,26 +26,9 @@ let rootPath: string;
 let containers = 0;
 
 beforeAll(async () => {
-  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (scripts/setup.sh does)`);
   work = mkdtempSync('/var/tmp/berth-container-');
   snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), addon);
-  const busybox: TarMember = {
-    header: { path: 'bin/busybox', type: 'file', mode: 0o755, uid: 0, gid: 0, size: 0, mtimeMs: 1_700_000_000_000 },
-    body: readFileSync(BUSYBOX),
-  };
-  busybox.header.size = (busybox.body as Buffer).length;
-  const tar = await layerTar([
-    dir('bin'),
-    busybox,
-    ...APPLETS.map((name) => symlink(`bin/${name}`, 'busybox')),
-    dir('etc'),
-    file('etc/motd', 'from the layer\n'),
-    file('etc/not-executable', '#!/bin/sh\necho never\n', { mode: 0o644 }),
-    dir('tmp', { mode: 0o1777 }),
-  ]);
-  await snapshotter.prepare('extract', undefined);
-  await snapshotter.applyLayer('extract', new LayerReader(stream(tar)).entries());
-  await snapshotter.commit('busybox', 'extract');
+  await commitBusyboxLayer(snapshotter);
   layerDir = join(snapshotter.root, '1', 'fs');
   // One mount point serves every container: each mounts its rootfs there in its own namespace.
   rootPath = join(work, 'rootfs');

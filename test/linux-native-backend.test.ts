@@ -1,0 +1,90 @@
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskProcess } from '../backends/backend.ts';
+import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
+import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
+import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import type { ContainerSpec } from '../core/container/container-spec.ts';
+import { ContainerStore } from '../core/container/container-store.ts';
+import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+
+let work: string;
+let snapshotter: OverlaySnapshotter;
+let backend: LinuxNativeBackend;
+let count = 0;
+
+beforeAll(async () => {
+  work = mkdtempSync('/var/tmp/berth-backend-');
+  snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), loadNativeAddon());
+  await commitBusyboxLayer(snapshotter);
+  backend = await LinuxNativeBackend.open({ runDir: join(work, 'run') });
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+function spec(args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
+  return {
+    id: ContainerStore.newId(),
+    hostname: 'box',
+    process: { args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } },
+    root: { readonly: false },
+    mounts: [],
+    network: 'none',
+    resources: {},
+    ...extra,
+  };
+}
+
+async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
+  let out = '';
+  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
+  return out;
+}
+
+async function run(args: string[], extra: Partial<ContainerSpec> = {}) {
+  const s = spec(args, extra);
+  const task = await backend.create(s, await snapshotter.prepare(`c${++count}`, 'busybox'));
+  const process = await task.start();
+  const [stdout, exit] = await Promise.all([text(process.stdout), process.wait()]);
+  await task.delete();
+  return { stdout, exit };
+}
+
+describe('the linux-native backend', () => {
+  it('runs a container through the Backend interface', async () => {
+    const { stdout, exit } = await run(['sh', '-c', 'hostname; echo $$; exit 3']);
+    expect(stdout).toBe('box\n1\n');
+    expect(exit).toEqual({ exitCode: 3 });
+  });
+
+  it('reports an OOM kill as Docker does (137, OOMKilled)', async () => {
+    const { exit } = await run(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=100M', 'count=1'], { resources: { memory: 32 * 1024 * 1024 } });
+    expect(exit).toEqual({ exitCode: 137, signal: 'SIGKILL', oomKilled: true });
+  });
+
+  it('execs, pauses, resumes and reports stats and pids', async () => {
+    const task = await backend.create(spec(['sleep', '30'], { resources: { pidsLimit: 20 } }), await snapshotter.prepare(`c${++count}`, 'busybox'));
+    const init: TaskProcess = await task.start();
+    const exec = await task.exec({ args: ['sh', '-c', 'echo $$; hostname'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } });
+    expect(await text(exec.stdout)).toMatch(/^\d+\nbox\n$/);
+    expect(await exec.wait()).toEqual({ exitCode: 0 });
+    await task.pause();
+    await task.resume();
+    const stats = await task.stats();
+    expect(stats.pids).toEqual({ current: 1, limit: 20 });
+    expect(stats.memory.usage).toBeGreaterThan(0);
+    expect(await task.pids()).toEqual([init.pid]);
+    await init.kill('SIGKILL');
+    expect(await init.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' });
+    await task.delete();
+    await expect(task.exec({ args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } })).rejects.toThrow('is not running');
+  });
+
+  it('leaves no cgroup behind a failed start', async () => {
+    const s = spec(['/bin/nope']);
+    const task = await backend.create(s, await snapshotter.prepare(`c${++count}`, 'busybox'));
+    await expect(task.start()).rejects.toMatchObject({ code: 'ENOENT', exitCode: 127 });
+    expect(await task.pids()).toEqual([]);
+  });
+});
