@@ -81,6 +81,33 @@ describe('the linux-native backend', () => {
     await expect(task.exec({ args: ['true'], env: [], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } })).rejects.toThrow('is not running');
   });
 
+  it('leaves no mounts, cgroups, processes or fds behind 200 start/remove cycles', async () => {
+    const { readFileSync, readdirSync, existsSync } = await import('node:fs');
+    const mountLines = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const children = () => readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
+    const before = { mounts: mountLines(), fds: fds(), snapshots: (await snapshotter.list()).length };
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const s = spec(['true']);
+      ids.push(s.id);
+      const key = `cycle-${i}`;
+      const task = await backend.create(s, await snapshotter.prepare(key, 'busybox'));
+      const init = await task.start();
+      await Promise.all([text(init.stdout), text(init.stderr)]);
+      expect(await init.wait()).toEqual({ exitCode: 0 });
+      await task.delete();
+      await snapshotter.remove(key);
+    }
+    expect(mountLines()).toBe(before.mounts);
+    expect(fds()).toBe(before.fds);
+    expect((await snapshotter.list()).length).toBe(before.snapshots);
+    expect(children()).toBe('');
+    const memoryCgroups = '/sys/fs/cgroup/memory/berth';
+    if (existsSync(memoryCgroups)) for (const id of ids) expect(existsSync(join(memoryCgroups, id))).toBe(false);
+    expect(readdirSync(join(work, 'run'))).toEqual([]);
+  });
+
   it('leaves no cgroup behind a failed start', async () => {
     const s = spec(['/bin/nope']);
     const task = await backend.create(s, await snapshotter.prepare(`c${++count}`, 'busybox'));
