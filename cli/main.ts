@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { addImageCommands } from './commands/image-commands.ts';
+import { addRegistryCommands } from './commands/registry-commands.ts';
 import { VERSION, versionCommand } from './commands/version-command.ts';
 import { CliContext } from './context.ts';
 
@@ -15,6 +16,7 @@ const program = new Command('berth')
   });
 
 addImageCommands(program, ctx);
+addRegistryCommands(program, ctx);
 program.addCommand(versionCommand(ctx));
 
 await program.parseAsync();

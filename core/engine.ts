@@ -6,6 +6,7 @@ import type { ContentStore } from './content/content-store.ts';
 import { FsContentStore } from './content/fs-content-store.ts';
 import { FsLeaseStore, MemoryLeaseStore, type LeaseStore } from './content/leases.ts';
 import { MemoryContentStore } from './content/memory-content-store.ts';
+import { InvalidArgumentError } from './errors.ts';
 import { filterImages, type ImageFilters } from './image/image-filters.ts';
 import { ImageStore, type DeleteRecord, type PruneResult } from './image/image-store.ts';
 import { emptyImageTable, lookupImage, type ImageTable } from './image/image-table.ts';
@@ -13,6 +14,12 @@ import { imageInspect, imageSummary, type ImageInspect, type ImageSummary } from
 import { hostPlatform, WASI_PLATFORM, type PlatformSpec } from './image/platform.ts';
 import { FsStateFile } from './metadata/fs-state-file.ts';
 import { MemoryStateFile, type StateFile } from './metadata/state-file.ts';
+import { parseReference } from './reference.ts';
+import { dockerConfigCredentials } from './registry/docker-config.ts';
+import { pullImage, type PullOptions, type PullResult } from './registry/pull.ts';
+import { pushImage, type PushOptions, type PushResult } from './registry/push.ts';
+import { RegistryClient, type RegistryClientOptions } from './registry/registry-client.ts';
+import { RegistryRepository } from './registry/registry-repository.ts';
 
 export interface EngineOptions {
   /** Where berth keeps its state; see `defaultRoot()`. Ignored with `memory: true`. */
@@ -101,4 +108,34 @@ export class Engine {
   pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
     return this.images.prune(options);
   }
+
+  /**
+   * `docker pull`. Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG) unless
+   * `options.credentials` says otherwise; progress per blob goes to `options.onProgress`.
+   */
+  pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
+    return pullImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+  }
+
+  /** `docker push` of a local image to the registry its name says. */
+  pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
+    return pushImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+  }
+
+  /** The tags of a repository in a registry (`localhost:5000/foo`). */
+  listRegistryTags(repository: string, options: RegistryClientOptions = {}): Promise<string[]> {
+    return registryRepository(repository, 'pull', options).listTags();
+  }
+
+  /** Deletes a manifest from a registry by digest (`localhost:5000/foo@sha256:...`). */
+  async deleteRegistryManifest(ref: string, options: RegistryClientOptions = {}): Promise<void> {
+    const digest = parseReference(ref).digest;
+    if (!digest) throw new InvalidArgumentError(`${ref}: a registry deletes manifests by digest: give repository@sha256:...`);
+    await registryRepository(ref, 'push', options).deleteManifest(digest);
+  }
+}
+
+function registryRepository(ref: string, access: 'pull' | 'push', options: RegistryClientOptions): RegistryRepository {
+  const parsed = parseReference(ref);
+  return new RegistryRepository(new RegistryClient(parsed.domain, { credentials: dockerConfigCredentials(), ...options }), parsed.path, access);
 }

@@ -25,21 +25,69 @@ if [ "$(uname -s)" = Linux ]; then
   bash native/build.sh --if-stale
 fi
 
-# busybox-static: the image of the native container tests (test/native-container.test.ts), whose
-# one layer is /bin/busybox and its applet links. Installed like native/build.sh installs
-# librust-libc-dev; without root or apt-get, say what to do and go on (only those tests need it).
-if [ "$(uname -s)" = Linux ] && [ ! -x /bin/busybox ]; then
+# Installs Debian packages the tests need, as native/build.sh installs librust-libc-dev; without
+# root or apt-get, says what to do and goes on (only the tests that use them fail).
+# Usage: install_debian_packages "<what they are for>" package...
+install_debian_packages() {
+  local purpose=$1
+  shift
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    say "busybox is not installed: the native container tests need it (sudo apt-get install busybox-static)"
-  else
-    say "installing Debian's busybox-static (the native container tests' image)"
-    apt_log=$(mktemp)
-    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; } >"$apt_log" 2>&1; then
-      cat "$apt_log" >&2
-      say "could not install busybox-static (apt-get's output is above): install it, or the native"
-      say "container tests fail"
+    say "$* not installed: $purpose need(s) them (sudo apt-get install $*)"
+    return 0
+  fi
+  say "installing Debian's $* ($purpose)"
+  local apt_log
+  apt_log=$(mktemp)
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    say "could not install $* (apt-get's output is above): install them, or $purpose fail(s)"
+  fi
+  rm -f "$apt_log"
+}
+
+# busybox-static: the image of the native container tests (test/native-container.test.ts), whose
+# one layer is /bin/busybox and its applet links.
+if [ "$(uname -s)" = Linux ] && [ ! -x /bin/busybox ]; then
+  install_debian_packages "the native container tests" busybox-static
+fi
+
+# The toolbox fixture (test/fixtures/toolbox/toolbox.c), compiled twice into the git-ignored
+# test/fixtures/toolbox/build/: wasm32-wasi for the WASI backend (Debian's clang, lld, wasi-libc
+# and the wasm32 compiler-rt; wasi-libc's sysroot is clang's default, so no --sysroot) and a
+# static x86-64 ELF for the native backend. Rebuilt when the source is newer.
+toolbox_src=test/fixtures/toolbox/toolbox.c
+toolbox_out=test/fixtures/toolbox/build
+if [ "$(uname -s)" = Linux ]; then
+  missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  command -v wasm-ld >/dev/null 2>&1 || missing+=(lld)
+  [ -f /usr/include/wasm32-wasi/stdio.h ] || missing+=(wasi-libc)
+  compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a' >/dev/null || missing+=(libclang-rt-14-dev-wasm32)
+  if [ ${#missing[@]} -gt 0 ]; then
+    install_debian_packages "the toolbox fixture (WASI and native backend tests)" "${missing[@]}"
+  fi
+  if command -v clang >/dev/null 2>&1; then
+    mkdir -p "$toolbox_out"
+    if [ ! -f "$toolbox_out/toolbox.wasm" ] || [ "$toolbox_src" -nt "$toolbox_out/toolbox.wasm" ]; then
+      say "compiling the toolbox fixture to wasm32-wasi"
+      clang --target=wasm32-wasi -O2 -o "$toolbox_out/toolbox.wasm.tmp" "$toolbox_src" && mv "$toolbox_out/toolbox.wasm.tmp" "$toolbox_out/toolbox.wasm"
     fi
-    rm -f "$apt_log"
+    if [ ! -f "$toolbox_out/toolbox" ] || [ "$toolbox_src" -nt "$toolbox_out/toolbox" ]; then
+      say "compiling the toolbox fixture to a static x86-64 binary"
+      clang -static -O2 -o "$toolbox_out/toolbox.tmp" "$toolbox_src" && mv "$toolbox_out/toolbox.tmp" "$toolbox_out/toolbox"
+    fi
+  fi
+fi
+
+# The registry tests (test/registry-*.test.ts) run Debian's docker-registry (distribution v2) on a
+# loopback port; htpasswd (apache2-utils) makes the bcrypt password file of their basic-auth
+# registry (bcrypt is the only format distribution accepts).
+if [ "$(uname -s)" = Linux ]; then
+  missing=()
+  [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+  command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    install_debian_packages "the registry tests" "${missing[@]}"
   fi
 fi
 

@@ -1,0 +1,45 @@
+import type { Digest } from '../digest.ts';
+
+/**
+ * One step of a blob's transfer, for a line per blob as Docker draws it:
+ * - pull: `waiting` -> `downloading` (repeated, with `current` bytes) -> `done`, or `exists`
+ *   when the content store has the blob already;
+ * - push: `waiting` -> `pushing` (repeated) -> `done`, or `exists` when the registry has the
+ *   blob, or `mounted` when it was mounted from `from`.
+ */
+export interface TransferProgress {
+  digest: Digest;
+  kind: 'config' | 'layer' | 'manifest';
+  status: 'waiting' | 'downloading' | 'pushing' | 'exists' | 'mounted' | 'done';
+  /** Bytes transferred so far. */
+  current: number;
+  total: number;
+  /** For `mounted`: the repository the blob was mounted from. */
+  from?: string;
+}
+
+export type ProgressListener = (event: TransferProgress) => void;
+
+/**
+ * Runs `fn` on every item, at most `limit` at a time. The first failure stops the rest (their
+ * signal aborts) and is thrown once every started task has settled, so nothing runs on after
+ * the caller has started cleaning up.
+ */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item, stop.signal);
+      } catch (error) {
+        failure ??= { error };
+        stop.abort();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
+}
