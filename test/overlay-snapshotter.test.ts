@@ -106,6 +106,25 @@ beforeEach(async () => {
   traversal = await layerTar([file('ok', 'fine'), file('a/../../../escaped', 'x')]);
 });
 
+describe('reading a file of a snapshot without mounting it', () => {
+  it('sees what a mount would: upper layers win, whiteouts and opaque dirs hide, symlinks are followed', async () => {
+    const keys = await commitLayers([
+      await layerTar([dir('etc'), file('etc/passwd', 'root:x:0:0::/root:/bin/sh\n'), file('etc/group', 'root:x:0:\n'), dir('opt'), file('opt/old', 'o'), file('etc/hosts', 'lower')]),
+      await layerTar([file('etc/passwd', 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n'), file('etc/.wh.group', ''), dir('opt'), file('opt/.wh..wh..opq', ''), symlink('etc/alias', 'passwd')]),
+    ]);
+    const mounts = await snapshotter.prepare('container', keys.at(-1));
+    expect(mounts).toBeDefined();
+    const read = async (path: string) => (await snapshotter.readFile('container', path))?.toString();
+    expect(await read('/etc/passwd')).toContain('app:x:1000');
+    expect(await read('/etc/alias')).toContain('app:x:1000');
+    expect(await read('/etc/hosts')).toBe('lower');
+    expect(await read('/etc/group')).toBeUndefined();
+    expect(await read('/opt/old')).toBeUndefined();
+    expect(await read('/etc')).toBeUndefined();
+    expect(await read('/nope/passwd')).toBeUndefined();
+  });
+});
+
 describe('snapshot bookkeeping', () => {
   it('reports usage, refuses to remove a parent, and refuses duplicate keys', async () => {
     const [base] = await commitLayers([await layerTar([file('big', 'x'.repeat(10_000)), file('small', 'y')])]);

@@ -8,6 +8,7 @@ import type { StateFile } from '../../core/metadata/state-file.ts';
 import { EXTRACT_PREFIX } from '../../core/snapshot/unpack.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from '../../core/snapshot/snapshotter.ts';
 import { diskUsage } from './disk-usage.ts';
+import { readMergedFile } from './merged-lookup.ts';
 import { OverlayLayerWriter, type OverlaySyscalls } from './overlay-layer-writer.ts';
 
 interface SnapshotRecord {
@@ -96,6 +97,15 @@ export class OverlaySnapshotter implements Snapshotter {
     const record = (await this.table.read()).snapshots[key];
     if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
     return diskUsage(join(this.dir(record.id), 'fs'));
+  }
+
+  async readFile(key: string, path: string): Promise<Uint8Array | undefined> {
+    const table = await this.table.read();
+    const record = table.snapshots[key];
+    if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
+    const ids = record.kind === 'view' ? this.parentIds(table, record) : [record.id, ...this.parentIds(table, record)];
+    const opaque = (dir: string) => this.sys.lgetxattr(dir, 'trusted.overlay.opaque')?.toString() === 'y';
+    return readMergedFile(ids.map((id) => join(this.dir(id), 'fs')), path, opaque);
   }
 
   async applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void> {

@@ -45,6 +45,11 @@ export interface Snapshotter {
   /** Removes a snapshot that no other snapshot has as parent. */
   remove(key: string): Promise<void>;
   usage(key: string): Promise<SnapshotUsage>;
+  /**
+   * A file as the snapshot `key` shows it (its own changes over its parents), without mounting
+   * it; undefined when there is none. For /etc/passwd and /etc/group before a container starts.
+   */
+  readFile(key: string, path: string): Promise<Uint8Array | undefined>;
   /** Applies a layer's changeset into the active snapshot `key`, in this snapshotter's format. */
   applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void>;
 }
