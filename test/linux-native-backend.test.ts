@@ -108,6 +108,32 @@ describe('the linux-native backend', () => {
     expect(readdirSync(join(work, 'run'))).toEqual([]);
   });
 
+  it('runs as a user named in the image, with its groups, as Docker does', async () => {
+    const { LayerReader } = await import('../core/layer/layer-reader.ts');
+    const { file, layerTar, stream } = await import('./helpers/overlay.ts');
+    const { resolveUserInSnapshot } = await import('../core/container/user.ts');
+    await snapshotter.prepare('users-extract', 'busybox');
+    const users = await layerTar([
+      file('etc/passwd', 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n'),
+      file('etc/group', 'root:x:0:\napp:x:1000:\naudio:x:29:app\n'),
+    ]);
+    await snapshotter.applyLayer('users-extract', new LayerReader(stream(users)).entries());
+    await snapshotter.commit('with-users', 'users-extract');
+    const key = `c${++count}`;
+    const mounts = await snapshotter.prepare(key, 'with-users');
+    const user = await resolveUserInSnapshot(snapshotter, key, 'app');
+    expect(user).toEqual({ uid: 1000, gid: 1000, additionalGids: [29], home: '/home/app' });
+    const s = spec(['id'], {});
+    s.process.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+    const task = await backend.create(s, mounts);
+    const init = await task.start();
+    // busybox's id lists getgroups() alone: the supplementary groups, as runc sets them.
+    expect(await text(init.stdout)).toBe('uid=1000(app) gid=1000(app) groups=29(audio)\n');
+    await init.wait();
+    await task.delete();
+    await expect(resolveUserInSnapshot(snapshotter, key, 'nobody')).rejects.toThrow('unable to find user nobody: no matching entries in passwd file');
+  });
+
   it('leaves no cgroup behind a failed start', async () => {
     const s = spec(['/bin/nope']);
     const task = await backend.create(s, await snapshotter.prepare(`c${++count}`, 'busybox'));

@@ -89,3 +89,19 @@ export function resolveUser(spec: string, passwd: string | undefined, group: str
   }
   return user;
 }
+
+/**
+ * Resolves `--user` against the files of a container's snapshot, as Docker does at start: the
+ * snapshot's /etc/passwd and /etc/group, read without mounting it.
+ */
+export async function resolveUserInSnapshot(
+  snapshotter: { readFile(key: string, path: string): Promise<Uint8Array | undefined> },
+  key: string,
+  spec: string,
+): Promise<ExecUser> {
+  const text = async (path: string) => {
+    const bytes = await snapshotter.readFile(key, path);
+    return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+  };
+  return resolveUser(spec, await text('/etc/passwd'), await text('/etc/group'));
+}
