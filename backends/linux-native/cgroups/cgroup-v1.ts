@@ -3,7 +3,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
-import { quotaFor, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
+import { quotaFor, withLimits, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
 import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
 
 /** The v1 controllers berth uses, each a hierarchy mounted on its own (or co-mounted) directory. */
@@ -26,13 +26,7 @@ export class CgroupV1Manager implements CgroupManager {
   async create(id: string, resources: CgroupResources): Promise<Cgroup> {
     const cgroup = this.open(id);
     for (const dir of new Set(cgroup.dirs.values())) await mkdir(dir, { recursive: true });
-    try {
-      await cgroup.update(resources);
-    } catch (err) {
-      await cgroup.destroy().catch(() => undefined);
-      throw err;
-    }
-    return cgroup;
+    return withLimits(cgroup, resources);
   }
 
   open(id: string): CgroupV1 {

@@ -2,7 +2,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
-import { quotaFor, sharesToWeight, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
+import { quotaFor, sharesToWeight, withLimits, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
 import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
 
 const CONTROLLERS = ['memory', 'cpu', 'pids'];
@@ -25,13 +25,7 @@ export class CgroupV2Manager implements CgroupManager {
     await this.delegate();
     const cgroup = this.open(id);
     await mkdir(cgroup.dir);
-    try {
-      await cgroup.update(resources);
-    } catch (err) {
-      await cgroup.destroy().catch(() => undefined);
-      throw err;
-    }
-    return cgroup;
+    return withLimits(cgroup, resources);
   }
 
   open(id: string): CgroupV2 {

@@ -1,22 +1,15 @@
+import type { ContainerResources } from '../../../core/container/container-spec.ts';
+
 /**
  * Cgroups v1 and v2 behind one interface (crun's manager vtable, youki's CgroupManager):
  * berth's cgroups live under a `berth` parent, one per container, and are removed on delete.
  * Limits are written before the container's first instruction runs: the process is created
  * in the cgroup (v2: clone3 CLONE_INTO_CGROUP) or added while it waits before its first step
  * (v1), as `placement` tells the native addon.
+ *
+ * The limits are Docker's resource flags, as the container spec carries them.
  */
-export interface CgroupResources {
-  /** memory limit in bytes (`--memory`). */
-  memory?: number;
-  /** memory + swap in bytes (`--memory-swap`); -1 is unlimited swap. */
-  memorySwap?: number;
-  /** CFS quota: `cpus` CPUs' worth per period (`--cpus`). */
-  cpus?: number;
-  /** Relative weight, Docker's `--cpu-shares` scale (2..262144, default 1024). */
-  cpuShares?: number;
-  /** Maximum number of processes (`--pids-limit`); -1 or 0 is unlimited. */
-  pidsLimit?: number;
-}
+export type CgroupResources = ContainerResources;
 
 export interface CgroupStats {
   memory: { usage: number; limit: number };
@@ -56,6 +49,17 @@ export interface CgroupManager {
   create(id: string, resources: CgroupResources): Promise<Cgroup>;
   /** The cgroup of a container created earlier (by this process or another). */
   open(id: string): Cgroup;
+}
+
+/** Applies the limits of a just-created cgroup; if that fails, the cgroup is removed again. */
+export async function withLimits<C extends Cgroup>(cgroup: C, resources: CgroupResources): Promise<C> {
+  try {
+    await cgroup.update(resources);
+  } catch (err) {
+    await cgroup.destroy().catch(() => undefined);
+    throw err;
+  }
+  return cgroup;
 }
 
 /** The CFS period Docker uses with --cpus. */
