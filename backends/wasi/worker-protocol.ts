@@ -1,0 +1,16 @@
+/** Messages between a WASI worker and the main thread (the filesystem has its own channel). */
+export interface RunMessage {
+  kind: 'run';
+  module: WebAssembly.Module;
+  args: string[];
+  env: string[];
+  fsPort: import('node:worker_threads').MessagePort;
+  fsSignal: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { kind: 'output'; fd: 1 | 2; data: Uint8Array }
+  /** The module returned from _start or called proc_exit. */
+  | { kind: 'exit'; code: number }
+  /** The module trapped, or failed to instantiate (`instantiate: true`). */
+  | { kind: 'trap'; message: string; instantiate?: boolean };
