@@ -1,4 +1,5 @@
 import type { ContainerResources, ContainerSpec, ProcessSpec } from '../core/container/container-spec.ts';
+import { BerthError } from '../core/errors.ts';
 import type { Mount } from '../core/snapshot/snapshotter.ts';
 
 /**
@@ -12,8 +13,28 @@ export interface BackendCapabilities {
   terminal: boolean;
   /** Memory, CPU and pids limits are enforced. */
   resources: boolean;
+  /**
+   * Which limits are enforced, for a backend that enforces some but not all (`resources`
+   * false): the WASI backend limits memory only. Absent: each is as `resources` says.
+   */
+  limits?: { memory: boolean; cpu: boolean; pids: boolean };
   /** Containers can outlive the engine process. */
   detach: boolean;
+}
+
+/**
+ * A call the backend cannot do (its capabilities say so): thrown at once, never a hang. The
+ * message names the backend and the operation.
+ */
+export class NotSupportedError extends BerthError {
+  readonly backend: string;
+  readonly operation: string;
+
+  constructor(backend: string, operation: string, why: string) {
+    super('NOT_SUPPORTED', `the ${backend} backend does not support ${operation}: ${why}`);
+    this.backend = backend;
+    this.operation = operation;
+  }
 }
 
 /** How a process ended: Docker's exit code (128 + n when killed by signal n). */

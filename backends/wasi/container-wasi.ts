@@ -1,6 +1,7 @@
 import { WASI, wasi, type Fd } from '@bjorn3/browser_wasi_shim';
 import { filetypeOf } from './filestat.ts';
 import { UnionDirectoryFd } from './union-fds.ts';
+import { nowNs } from './worker-protocol.ts';
 
 /**
  * browser_wasi_shim's WASI with the workarounds berth needs for 0.4.2 (the latest release):
@@ -16,11 +17,19 @@ import { UnionDirectoryFd } from './union-fds.ts';
  *   buffer wasi-libc allocates for args_get;
  * - poll_oneoff sleeps in a busy loop: here in Atomics.wait, so a sleeping container costs no CPU
  *   (and worker.terminate() still ends it).
+ * It also keeps `usage` current for the main thread's stats (wasi-runner.ts' WasiUsage): [0] the
+ * memory's size at every WASI call, [1] the nanoseconds slept in poll_oneoff, [2] when the
+ * current sleep began (nowNs), 0 while awake.
  * Filestat offsets: see filestat.ts. New directories' parent pointers are a bug of the shim's
  * in-memory tree, which berth does not use: the union resolves `..` itself.
  */
 export class ContainerWasi extends WASI {
-  constructor(args: string[], env: string[], fds: Fd[]) {
+  constructor(
+    args: string[],
+    env: string[],
+    fds: Fd[],
+    private readonly usage: BigInt64Array = new BigInt64Array(3),
+  ) {
     super(args, env, fds, { debug: false });
     const imports = this.wasiImport;
     const memory = () => this.inst.exports.memory.buffer;
@@ -108,6 +117,21 @@ export class ContainerWasi extends WASI {
 
     imports.poll_oneoff = (inPtr: number, outPtr: number, count: number, eventsPtr: number) => this.pollOneoff(inPtr, outPtr, count, eventsPtr);
     imports.sched_yield = () => 0;
+
+    // Memory grows only by memory.grow, which cannot be observed from outside; a module that
+    // grew it does so to use it, and using it mostly ends in a WASI call (a write, an exit).
+    for (const [name, call] of Object.entries(imports) as [string, (...args: unknown[]) => unknown][]) {
+      imports[name] = (...args: unknown[]) => {
+        this.recordMemory();
+        return call(...args);
+      };
+    }
+  }
+
+  /** Stores the module's current memory size in `usage[0]`. */
+  recordMemory(): void {
+    const memory = this.inst?.exports.memory as WebAssembly.Memory | undefined;
+    if (memory !== undefined) Atomics.store(this.usage, 0, BigInt(memory.buffer.byteLength));
   }
 
   /** The lowest free descriptor number. */
@@ -138,7 +162,13 @@ export class ContainerWasi extends WASI {
         if (wait < waits[first]!) first = index;
       });
       const sleepNs = waits[first]!;
-      if (sleepNs > 0n) Atomics.wait(sleeper, 0, 0, Number(sleepNs) / 1e6);
+      if (sleepNs > 0n) {
+        const started = nowNs();
+        Atomics.store(this.usage, 2, started);
+        Atomics.wait(sleeper, 0, 0, Number(sleepNs) / 1e6);
+        Atomics.add(this.usage, 1, nowNs() - started);
+        Atomics.store(this.usage, 2, 0n);
+      }
       ready = [subscriptions[first]!];
     }
     ready.forEach((s, index) => new wasi.Event(s.userdata, wasi.ERRNO_SUCCESS, s.eventtype).write_bytes(view(), outPtr + index * 32));

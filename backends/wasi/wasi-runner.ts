@@ -6,7 +6,7 @@ import { OutputStream } from './output-stream.ts';
 import { StdinSource, type StdinInput } from './stdin-source.ts';
 import { UnionFsHost } from './union-fs-host.ts';
 import { WorkerPool } from './worker-pool.ts';
-import type { RunMessage, WorkerMessage } from './worker-protocol.ts';
+import { nowNs, type RunMessage, type WorkerMessage } from './worker-protocol.ts';
 
 /**
  * The exit code of a module that traps (unreachable, out-of-bounds access, stack overflow…):
@@ -42,10 +42,20 @@ export interface WasiExit {
   signal?: 'SIGKILL';
 }
 
+/** What a running module uses, for stats. */
+export interface WasiUsage {
+  /** The size of the module's linear memory as of its last WASI call (see ContainerWasi). */
+  memoryBytes: number;
+  /** Wall-clock time since the module started, less the time it slept in poll_oneoff. */
+  cpuNs: number;
+}
+
 export interface WasiProcess {
   readonly stdout: AsyncIterable<Uint8Array>;
   readonly stderr: AsyncIterable<Uint8Array>;
   wait(): Promise<WasiExit>;
+  /** Frozen at the end of the run. */
+  usage(): WasiUsage;
   /** Terminates the worker: the module stops wherever it is. */
   kill(): Promise<void>;
 }
@@ -82,6 +92,9 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
   const host = new UnionFsHost(options.fs, new StdinSource(options.stdin));
   const channel = new MessageChannel();
   const fsSignal = new SharedArrayBuffer(4);
+  const usage = new BigInt64Array(new SharedArrayBuffer(24));
+  const started = nowNs();
+  let ended: bigint | undefined;
   serveFsChannel({ port: channel.port1, signal: fsSignal }, (request) => host.handle(request));
 
   let settle!: (exit: WasiExit) => void;
@@ -90,6 +103,7 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
   const finish = (exit: WasiExit, reusable: boolean) => {
     if (done) return;
     done = true;
+    ended = nowNs();
     worker.off('message', onMessage);
     worker.off('error', onError);
     worker.off('exit', onExit);
@@ -123,6 +137,7 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
     env: env.some((entry) => entry.startsWith('PWD=')) ? env : [...env, `PWD=${cwd}`],
     fsPort: channel.port2,
     fsSignal,
+    usage: usage.buffer as SharedArrayBuffer,
   };
   worker.postMessage(run, [channel.port2]);
 
@@ -130,6 +145,14 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
     stdout,
     stderr,
     wait: () => exited,
+    usage: () => {
+      const now = ended ?? nowNs();
+      const sleepingSince = Atomics.load(usage, 2);
+      // A sleep still under way, or the one a kill cut short, up to now or the end.
+      const slept = Atomics.load(usage, 1) + (sleepingSince > 0n ? now - sleepingSince : 0n);
+      const cpuNs = now - started - slept;
+      return { memoryBytes: Number(Atomics.load(usage, 0)), cpuNs: cpuNs > 0n ? Number(cpuNs) : 0 };
+    },
     async kill() {
       if (done) return;
       finish({ exitCode: KILLED_EXIT_CODE, signal: 'SIGKILL' }, false);

@@ -30,7 +30,7 @@ function run(message: RunMessage, client: FsClient): WorkerMessage {
     new OutputFd((data) => send({ kind: 'output', fd: 2, data })),
     new UnionDirectoryFd(client, '/', '/'),
   ];
-  const wasi = new ContainerWasi(message.args, message.env, fds);
+  const wasi = new ContainerWasi(message.args, message.env, fds, new BigInt64Array(message.usage));
   let instance: WebAssembly.Instance;
   try {
     instance = new WebAssembly.Instance(message.module, { wasi_snapshot_preview1: wasi.wasiImport });
