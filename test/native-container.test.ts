@@ -303,6 +303,44 @@ describe('cleanup', () => {
     expect({ mounts: mountLines(), fds: fds() }).toEqual(before);
     await snapshotter.remove(key);
   });
+
+  it("the child shares this process's memory until exec (CLONE_VM) yet leaves its state as it was, and failures still name their step", async () => {
+    const { key, mounts } = await rootfs();
+    const marker = Buffer.alloc(1 << 16, 0x5a);
+    const state = () => ({ cwd: process.cwd(), umask: process.umask(), fds: readdirSync('/proc/self/fd').length });
+    let signalled = 0;
+    const onSignal = () => signalled++;
+    process.on('SIGUSR2', onSignal);
+    try {
+      const ok = async () => {
+        const child = ContainerProcess.spawn(baseSpec(mounts, ['true']));
+        expect(await child.wait()).toEqual({ exitCode: 0 });
+        await child[Symbol.asyncDispose]();
+      };
+      await ok();
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = state();
+      for (let i = 0; i < 100; i++) {
+        if (i % 2) {
+          await ok();
+        } else {
+          // The child fails after it has changed its umask, fds and signal handlers: none of
+          // that is this process's.
+          expect(() => ContainerProcess.spawn({ ...baseSpec(mounts, ['true']), cwd: '/nope' })).toThrow('chdir /nope: ENOENT (No such file or directory)');
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state()).toEqual(before);
+      expect(marker.every((byte) => byte === 0x5a)).toBe(true);
+      // The children reset every signal handler to the default before exec: Node's stay.
+      process.kill(process.pid, 'SIGUSR2');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(signalled).toBe(1);
+    } finally {
+      process.off('SIGUSR2', onSignal);
+      await snapshotter.remove(key);
+    }
+  });
 });
 
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -22,7 +22,7 @@ export type NativeExtraMount =
 
 /** Where a process goes before its first instruction runs. */
 export interface NativeCgroupPlacement {
-  /** cgroup v1: each hierarchy's cgroup.procs file; the pid is written to each while the child waits. */
+  /** cgroup v1: each hierarchy's cgroup.procs file; the child joins each before its first step. */
   procsFiles?: string[];
   /** cgroup v2: the cgroup's directory, for clone3's CLONE_INTO_CGROUP (else its cgroup.procs is written). */
   dir?: string;

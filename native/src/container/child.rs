@@ -17,6 +17,8 @@ use super::prepare::{Op, Prepared};
 pub const REPORT_SIZE: usize = 8;
 pub const STEP_EXEC: u32 = u32::MAX;
 pub const STEP_STDIO: u32 = u32::MAX - 1;
+/// Joining the cgroup of `joins[step - STEP_JOIN]`.
+pub const STEP_JOIN: u32 = 0x8000_0000;
 
 // linux/mount.h; libc 0.2.139 lacks them.
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -26,30 +28,20 @@ const AT_RECURSIVE: libc::c_uint = 0x8000;
 /// The exit status of a child that failed before exec; the parent reaps it and reports the step.
 const FAILED: c_int = 127;
 
-/// Runs the program and execs; on failure writes (step, errno) to `report` and exits. With a
-/// `sync` pipe (read, write; -1 for none), first waits until the parent has placed this process
-/// in its cgroup (one byte); EOF means the parent failed to, and reports why itself.
+/// Joins its cgroups (writes "0", itself, to each of `joins`), runs the program and execs; on
+/// failure writes (step, errno) to `report` and exits.
 ///
 /// # Safety
-/// Called in the child right after clone, with the descriptors the parent prepared.
-pub unsafe fn run(p: &Prepared, stdio: [c_int; 3], report: c_int, sync: [c_int; 2]) -> ! {
+/// Called in the child right after clone, with the descriptors the parent prepared. The child
+/// may share the parent's memory (CLONE_VM) with the parent suspended (CLONE_VFORK): it writes
+/// only to its own stack, and errno.
+pub unsafe fn run(p: &Prepared, stdio: [c_int; 3], report: c_int, joins: &[c_int]) -> ! {
     reset_signal_handlers();
-    if sync[0] >= 0 {
-        // The parent's write end must not stay open here too, or a parent that dies would
-        // leave this read waiting forever.
-        libc::close(sync[1]);
-        let mut byte = 0u8;
-        loop {
-            let n = libc::read(sync[0], ptr::addr_of_mut!(byte).cast(), 1);
-            if n == 1 {
-                break;
-            }
-            if n < 0 && errno() == libc::EINTR {
-                continue;
-            }
-            libc::_exit(FAILED);
+    for (index, fd) in (0u32..).zip(joins) {
+        match libc::write(*fd, c"0".as_ptr().cast(), 1) {
+            1 => {}
+            n => fail(report, STEP_JOIN + index, if n < 0 { errno() } else { libc::EIO }),
         }
-        libc::close(sync[0]);
     }
     libc::umask(0);
     for (target, fd) in (0..3).zip(stdio) {

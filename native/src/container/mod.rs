@@ -2,7 +2,7 @@
 //! child needs (prepare.rs), then cloned into new namespaces (spawn.rs), where the child sets up
 //! its root filesystem and identity with async-signal-safe calls only and execs (child.rs).
 //! An exec into a running container is prepared the same way, with setns steps instead of the
-//! root filesystem. The parent places the child in its cgroup before the child runs any step.
+//! root filesystem. The child joins its cgroup before it runs any step (v2: clone3 creates it there).
 //! Waiting and signalling are in process.rs.
 
 mod capabilities;

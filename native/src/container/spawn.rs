@@ -3,7 +3,7 @@
 //! spawn returns once the child has exec'd (its report pipe closed at exec: EOF) or fails with
 //! the error of the step that failed in the child.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,11 +41,6 @@ fn start(
 ) -> Result<Spawned, Error> {
     let placement = Placement::open(cgroup)?;
     let (report_read, report_write) = pipe()?;
-    let sync = if cgroup.is_empty() {
-        None
-    } else {
-        Some(pipe()?)
-    };
     let (stdin_child, stdin) = stdio(process.stdin, |(read, write)| (read, write))?;
     let (stdout_child, stdout) = stdio(process.stdout, |(read, write)| (write, read))?;
     let (stderr_child, stderr) = stdio(process.stderr, |(read, write)| (write, read))?;
@@ -61,33 +56,10 @@ fn start(
             .map_or(-1, |fd| fd.as_raw_fd())
     };
     let stdio_fds = [fd(&stdin_child), fd(&stdout_child), fd(&stderr_child)];
-    let sync_fds = sync.as_ref().map_or([-1, -1], |(read, write)| {
-        [read.as_raw_fd(), write.as_raw_fd()]
-    });
 
-    let (pid, in_cgroup) = clone_child(
-        &prepared,
-        stdio_fds,
-        report_write.as_raw_fd(),
-        sync_fds,
-        placement.dir.as_ref().map(|(fd, _)| fd.as_raw_fd()),
-    )?;
+    let (pid, joins) = clone_child(&prepared, stdio_fds, report_write.as_raw_fd(), &placement)?;
     drop((report_write, stdin_child, stdout_child, stderr_child, null));
     let console = prepared.console.take().map(|(parent, _child)| parent);
-
-    if let Some((sync_read, sync_write)) = sync {
-        drop(sync_read);
-        if let Err(err) = placement.place(pid, in_cgroup) {
-            kill_and_reap(pid);
-            return Err(err);
-        }
-        let byte = 1u8;
-        if unsafe { libc::write(sync_write.as_raw_fd(), ptr::addr_of!(byte).cast(), 1) } != 1 {
-            let err = SysError::last("write", c"the child's sync pipe");
-            kill_and_reap(pid);
-            return Err(err.into());
-        }
-    }
 
     // None when the child failed before it sent the master: its report says why.
     let terminal = match console.as_ref().map(receive_fd) {
@@ -110,7 +82,13 @@ fn start(
         Some((step, errno)) => {
             // The child exits right after reporting; reap it so that no zombie stays.
             reap(pid);
-            Err(child_error(&prepared, step, errno))
+            let join = step
+                .checked_sub(child::STEP_JOIN)
+                .and_then(|index| joins.get(index as usize));
+            match join {
+                Some(path) => Err(join_error(pid, path, errno)),
+                None => Err(child_error(&prepared, step, errno)),
+            }
         }
     }
 }
@@ -176,20 +154,32 @@ fn kill_and_reap(pid: libc::pid_t) {
 /// The cgroup files and directory a placement needs, opened before clone so that a cgroup that
 /// does not exist fails before any process does.
 struct Placement {
-    procs: Vec<(OwnedFd, String)>,
+    /// v1: per hierarchy, the file the child writes "0" to (itself) and the cgroup.procs path
+    /// that names it in errors. The file is the hierarchy's `tasks` when it has one: a thread
+    /// moving itself skips the kernel's cgroup_threadgroup_rwsem, whose write side waits for an
+    /// RCU grace period (up to ~10 ms here) on every cgroup.procs write. The child is
+    /// single-threaded, so moving its one thread moves the process.
+    joins: Vec<(OwnedFd, String)>,
+    /// v2: the cgroup's directory, for clone3's CLONE_INTO_CGROUP.
     dir: Option<(OwnedFd, String)>,
 }
 
 impl Placement {
     fn open(cgroup: &CgroupPlacement) -> Result<Placement, Error> {
-        let procs = cgroup
+        let joins = cgroup
             .procs_files
             .iter()
             .map(|path| {
-                Ok((
-                    open(path, libc::O_WRONLY)?,
-                    path.to_string_lossy().into_owned(),
-                ))
+                let name = path.to_string_lossy().into_owned();
+                let tasks = name
+                    .strip_suffix("/cgroup.procs")
+                    .and_then(|dir| CString::new(format!("{dir}/tasks")).ok())
+                    .and_then(|tasks| open(&tasks, libc::O_WRONLY).ok());
+                let fd = match tasks {
+                    Some(fd) => fd,
+                    None => open(path, libc::O_WRONLY)?,
+                };
+                Ok((fd, name))
             })
             .collect::<Result<_, Error>>()?;
         let dir = match &cgroup.dir {
@@ -199,32 +189,27 @@ impl Placement {
             )),
             None => None,
         };
-        Ok(Placement { procs, dir })
+        Ok(Placement { joins, dir })
     }
 
-    /// Writes the pid to each cgroup.procs file (and to the v2 directory's when clone3 could not
-    /// create the process in it).
-    fn place(&self, pid: libc::pid_t, in_cgroup: bool) -> Result<(), Error> {
-        let text = pid.to_string();
-        for (fd, path) in &self.procs {
-            write_pid(fd, path, &text)?;
+    /// The v2 directory's cgroup.procs, for a child that clone3 could not create in it.
+    fn dir_procs(&self) -> Result<Option<(OwnedFd, String)>, Error> {
+        let Some((dir, path)) = &self.dir else {
+            return Ok(None);
+        };
+        let procs = format!("{path}/cgroup.procs");
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                c"cgroup.procs".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let err = SysError::last("open", c"");
+            return Err(SysError { path: procs, ..err }.into());
         }
-        if let (Some((dir, path)), false) = (&self.dir, in_cgroup) {
-            let procs = format!("{path}/cgroup.procs");
-            let fd = unsafe {
-                libc::openat(
-                    dir.as_raw_fd(),
-                    c"cgroup.procs".as_ptr(),
-                    libc::O_WRONLY | libc::O_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                let err = SysError::last("open", c"");
-                return Err(SysError { path: procs, ..err }.into());
-            }
-            write_pid(&unsafe { OwnedFd::from_raw_fd(fd) }, &procs, &text)?;
-        }
-        Ok(())
+        Ok(Some((unsafe { OwnedFd::from_raw_fd(fd) }, procs)))
     }
 }
 
@@ -236,13 +221,8 @@ fn open(path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Error> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// `write pid 1234 to /sys/fs/cgroup/memory/berth/x/cgroup.procs: ENOSPC (...)`.
-fn write_pid(fd: &OwnedFd, path: &str, pid: &str) -> Result<(), Error> {
-    let n = unsafe { libc::write(fd.as_raw_fd(), pid.as_ptr().cast(), pid.len()) };
-    if n == pid.len() as isize {
-        return Ok(());
-    }
-    let errno = if n < 0 { last_errno() } else { libc::EIO };
+/// `join cgroup: write pid 1234 to /sys/fs/cgroup/memory/berth/x/cgroup.procs: ENOSPC (...)`.
+fn join_error(pid: libc::pid_t, path: &str, errno: i32) -> Error {
     let err = SysError {
         syscall: "write",
         path: path.to_owned(),
@@ -254,11 +234,11 @@ fn write_pid(fd: &OwnedFd, path: &str, pid: &str) -> Result<(), Error> {
         err.code(),
         errno::describe(errno)
     );
-    Err(Error::Child {
+    Error::Child {
         err,
         message,
         exit_code: None,
-    })
+    }
 }
 
 /// Whether clone3 failed with ENOSYS once (older kernels, seccomp profiles): use clone then.
@@ -285,16 +265,18 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// Clones like fork (the child runs on a copy of this stack) into new namespaces: clone3, into
-/// the cgroup directory `cgroup` when given, else clone. Returns the pid and whether the child
-/// was created in the cgroup.
+/// Starts the child in new namespaces. With a v2 cgroup directory: clone3 CLONE_INTO_CGROUP,
+/// like fork (the child runs on a copy of this process's memory). Otherwise, or where the kernel
+/// lacks it: clone with CLONE_VM | CLONE_VFORK on a stack of its own (posix_spawn's technique),
+/// which copies no page tables and leaves exec no copy of them to tear down; this thread waits
+/// until the child has exec'd or exited. That child joins its cgroups itself, before any step.
+/// Returns the pid and the cgroup files the child joins (which its report's join steps index).
 fn clone_child(
     prepared: &Prepared,
     stdio: [RawFd; 3],
     report: RawFd,
-    sync: [RawFd; 2],
-    cgroup: Option<RawFd>,
-) -> Result<(libc::pid_t, bool), Error> {
+    placement: &Placement,
+) -> Result<(libc::pid_t, Vec<String>), Error> {
     // An exec's child starts in the container's PID namespace: this thread joins it for its
     // children only, and returns to its own right after clone.
     let own_pid_ns = match &prepared.pid_ns {
@@ -307,6 +289,27 @@ fn clone_child(
         }
         None => None,
     };
+    let result = clone_in_namespace(prepared, stdio, report, placement);
+    if let Some(own) = own_pid_ns {
+        // Failing here would leave every later child of this thread in the container: never
+        // expected of a namespace this thread was in a moment ago.
+        if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            let restore = SysError::last("setns", c"this process's own PID namespace");
+            if let Ok((pid, _)) = result {
+                kill_and_reap(pid);
+            }
+            return Err(restore.into());
+        }
+    }
+    result
+}
+
+fn clone_in_namespace(
+    prepared: &Prepared,
+    stdio: [RawFd; 3],
+    report: RawFd,
+    placement: &Placement,
+) -> Result<(libc::pid_t, Vec<String>), Error> {
     // Blocked across clone, so that no Node signal handler runs in the child; the child resets
     // the handlers and unblocks before exec.
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
@@ -315,73 +318,142 @@ fn clone_child(
         libc::sigfillset(&mut all);
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
     }
-    let mut pid = -1;
-    let mut in_cgroup = false;
-    let mut err = 0;
-    if !NO_CLONE3.load(Ordering::Relaxed) {
-        let into = cgroup.filter(|_| !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed));
-        let mut args = CloneArgs {
-            flags: prepared.clone_flags | into.map_or(0, |_| CLONE_INTO_CGROUP),
-            pidfd: 0,
-            child_tid: 0,
-            parent_tid: 0,
-            exit_signal: libc::SIGCHLD as u64,
-            stack: 0,
-            stack_size: 0,
-            tls: 0,
-            set_tid: 0,
-            set_tid_size: 0,
-            cgroup: into.map_or(0, |fd| fd as u64),
-        };
-        pid = unsafe { clone3(&mut args) };
-        err = last_errno();
-        if pid < 0 && into.is_some() && matches!(err, libc::E2BIG | libc::EINVAL) {
-            NO_CLONE_INTO_CGROUP.store(true, Ordering::Relaxed);
-            args.flags &= !CLONE_INTO_CGROUP;
-            args.cgroup = 0;
-            pid = unsafe { clone3(&mut args) };
-            err = last_errno();
-        }
-        in_cgroup = pid >= 0 && into.is_some() && args.flags & CLONE_INTO_CGROUP != 0;
-        if pid < 0 && err == libc::ENOSYS {
-            NO_CLONE3.store(true, Ordering::Relaxed);
-        }
-    }
-    if NO_CLONE3.load(Ordering::Relaxed) {
-        let flags = prepared.clone_flags as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-        pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) } as libc::pid_t;
-        err = last_errno();
-    }
-    if pid == 0 {
-        unsafe { child::run(prepared, stdio, report, sync) }
-    }
+    let result = clone_blocked(prepared, stdio, report, placement);
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
-    if let Some(own) = own_pid_ns {
-        // Failing here would leave every later child of this thread in the container: never
-        // expected of a namespace this thread was in a moment ago.
-        if unsafe { libc::setns(own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-            let restore = SysError::last("setns", c"this process's own PID namespace");
-            if pid > 0 {
-                kill_and_reap(pid);
+    result
+}
+
+fn clone_blocked(
+    prepared: &Prepared,
+    stdio: [RawFd; 3],
+    report: RawFd,
+    placement: &Placement,
+) -> Result<(libc::pid_t, Vec<String>), Error> {
+    if let Some((dir, _)) = &placement.dir {
+        if !NO_CLONE3.load(Ordering::Relaxed) && !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed) {
+            let mut args = CloneArgs {
+                flags: prepared.clone_flags | CLONE_INTO_CGROUP,
+                pidfd: 0,
+                child_tid: 0,
+                parent_tid: 0,
+                exit_signal: libc::SIGCHLD as u64,
+                stack: 0,
+                stack_size: 0,
+                tls: 0,
+                set_tid: 0,
+                set_tid_size: 0,
+                cgroup: dir.as_raw_fd() as u64,
+            };
+            let pid = unsafe { clone3(&mut args) };
+            let err = last_errno();
+            if pid == 0 {
+                unsafe { child::run(prepared, stdio, report, &[]) }
             }
-            return Err(restore.into());
+            if pid > 0 {
+                return Ok((pid, Vec::new()));
+            }
+            match err {
+                libc::E2BIG | libc::EINVAL => NO_CLONE_INTO_CGROUP.store(true, Ordering::Relaxed),
+                libc::ENOSYS => NO_CLONE3.store(true, Ordering::Relaxed),
+                _ => {
+                    return Err(SysError {
+                        syscall: "clone3 into cgroup",
+                        path: String::new(),
+                        subject: None,
+                        errno: err,
+                    }
+                    .into())
+                }
+            }
         }
     }
+
+    let dir_procs = placement.dir_procs()?;
+    let joins: Vec<&(OwnedFd, String)> = placement.joins.iter().chain(&dir_procs).collect();
+    let join_fds: Vec<RawFd> = joins.iter().map(|(fd, _)| fd.as_raw_fd()).collect();
+    let names = joins.into_iter().map(|(_, name)| name.clone()).collect();
+    let stack = ChildStack::new()?;
+    let args = ChildArgs {
+        prepared,
+        stdio,
+        report,
+        joins: &join_fds,
+    };
+    let flags = prepared.clone_flags as libc::c_int
+        | libc::CLONE_VM
+        | libc::CLONE_VFORK
+        | libc::SIGCHLD;
+    // The child runs on `stack` in this memory until it execs or exits; CLONE_VFORK holds this
+    // thread until then, so `args`, `prepared` and the stack outlive its use of them.
+    let pid = unsafe {
+        libc::clone(
+            child_entry,
+            stack.top(),
+            flags,
+            ptr::addr_of!(args) as *mut libc::c_void,
+        )
+    };
     if pid < 0 {
-        let syscall = if cgroup.is_some() && !NO_CLONE_INTO_CGROUP.load(Ordering::Relaxed) {
-            "clone3 into cgroup"
-        } else {
-            "clone"
-        };
-        return Err(SysError {
-            syscall,
-            path: String::new(),
-            subject: None,
-            errno: err,
-        }
-        .into());
+        return Err(SysError::last("clone", c"").into());
     }
-    Ok((pid, in_cgroup))
+    Ok((pid, names))
+}
+
+struct ChildArgs<'a> {
+    prepared: &'a Prepared,
+    stdio: [RawFd; 3],
+    report: RawFd,
+    joins: &'a [RawFd],
+}
+
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: the ChildArgs clone_blocked passed, alive while this thread of execution runs.
+    unsafe {
+        let args = &*(arg as *const ChildArgs);
+        child::run(args.prepared, args.stdio, args.report, args.joins)
+    }
+}
+
+/// The stack a CLONE_VM child runs on, with a guard page below it.
+struct ChildStack {
+    base: *mut libc::c_void,
+}
+
+const STACK_SIZE: usize = 256 * 1024;
+const GUARD_SIZE: usize = 4096;
+
+impl ChildStack {
+    fn new() -> Result<ChildStack, Error> {
+        let base = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(SysError::last("mmap", c"the child's stack").into());
+        }
+        let stack = ChildStack { base };
+        if unsafe { libc::mprotect(base, GUARD_SIZE, libc::PROT_NONE) } != 0 {
+            return Err(SysError::last("mprotect", c"the child's stack").into());
+        }
+        Ok(stack)
+    }
+
+    fn top(&self) -> *mut libc::c_void {
+        // mmap's pages are aligned far beyond the 16 bytes the ABIs ask of a stack.
+        unsafe { self.base.cast::<u8>().add(STACK_SIZE).cast() }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.base, STACK_SIZE) };
+    }
 }
 
 unsafe fn clone3(args: &mut CloneArgs) -> libc::pid_t {

@@ -45,8 +45,8 @@ pub enum Network {
 /// Where the process goes in the cgroup hierarchy before its first instruction runs.
 #[derive(Default)]
 pub struct CgroupPlacement {
-    /// v1: a `cgroup.procs` file per controller hierarchy; the parent writes the child's pid to
-    /// each while the child waits.
+    /// v1: a `cgroup.procs` file per controller hierarchy; the child joins each (through the
+    /// hierarchy's `tasks` file, see spawn.rs) before its first step.
     pub procs_files: Vec<CString>,
     /// v2: the cgroup's directory, for clone3's CLONE_INTO_CGROUP.
     pub dir: Option<CString>,
