@@ -15,6 +15,7 @@ export interface Measurement {
   runs: number[];
   p50: number;
   p95: number;
+  p99: number;
   min: number;
 }
 
@@ -24,7 +25,7 @@ function percentile(sorted: number[], p: number): number {
 
 export function summarize(name: string, runs: number[]): Measurement {
   const sorted = [...runs].sort((a, b) => a - b);
-  return { name, runs, p50: percentile(sorted, 50), p95: percentile(sorted, 95), min: sorted[0]! };
+  return { name, runs, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), min: sorted[0]! };
 }
 
 /**
@@ -71,12 +72,21 @@ export function hasCommand(command: string): boolean {
 }
 
 /** A markdown table of the measurements with each one's ratio to `baseline`. */
-export function markdownTable(title: string, results: Measurement[], baseline: string): string {
+export function markdownTable(
+  title: string,
+  results: Measurement[],
+  baseline: string,
+  options: { digits?: number; p99?: boolean } = {},
+): string {
+  const digits = options.digits ?? 0;
   const base = results.find((r) => r.name === baseline)?.p50;
-  const lines = [`### ${title}`, '', '| contender | p50 ms | p95 ms | min ms | p50 / berth |', '| --- | ---: | ---: | ---: | ---: |'];
+  const headers = ['contender', 'p50 ms', 'p95 ms', ...(options.p99 ? ['p99 ms'] : []), 'min ms', 'p50 / berth'];
+  const align = headers.map((_, i) => (i === 0 ? '---' : '---:'));
+  const lines = [`### ${title}`, '', `| ${headers.join(' | ')} |`, `| ${align.join(' | ')} |`];
   for (const r of results) {
     const ratio = base ? (r.p50 / base).toFixed(2) : '';
-    lines.push(`| ${r.name} | ${r.p50.toFixed(0)} | ${r.p95.toFixed(0)} | ${r.min.toFixed(0)} | ${ratio} |`);
+    const times = [r.p50, r.p95, ...(options.p99 ? [r.p99] : []), r.min].map((t) => t.toFixed(digits));
+    lines.push(`| ${[r.name, ...times, ratio].join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -1,21 +1,54 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { arch, cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { benchLayerUnpack, unpackReport } from './layer-unpack.ts';
+import { benchLayerUnpack, unpackReport, type UnpackResults } from './layer-unpack.ts';
+import { benchStartup, startupReport, startupSvg, type StartupResults } from './startup.ts';
 
 /**
- * `npm run bench`: berth and its peers in one run, on the same inputs; writes
- * bench/results/latest.{md,json}. `--quick` shrinks everything (the tests run it so the
- * harness cannot rot); benchmarks never run in CI otherwise.
+ * `npm run bench`: berth and its peers in one run, on the same inputs; writes bench/RESULTS.md,
+ * bench/results/latest.json (and startup.{md,json,svg}). `--quick` shrinks everything (the
+ * tests run it so the harness cannot rot); benchmarks never run in CI otherwise. `--only
+ * startup` (or `--only unpack`) runs one benchmark and writes only its own files.
  */
+const BENCHMARKS = ['startup', 'unpack'] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
+
 const quick = process.argv.includes('--quick');
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
+if (only !== undefined && !BENCHMARKS.includes(only as Benchmark)) {
+  console.error(`--only takes one of: ${BENCHMARKS.join(', ')}`);
+  process.exit(2);
+}
+const selected = (b: Benchmark) => only === undefined || only === b;
 const work = process.env.BERTH_BENCH_DIR ?? '/var/tmp/berth-bench';
 const outDir = join(process.cwd(), 'bench', 'results');
+const suffix = quick ? '-quick' : '';
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Linux ${release()} ${arch()}, Node ${process.version}`;
-const unpack = await benchLayerUnpack(work, { quick });
-const markdown = [`# berth benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, '', unpackReport(unpack)].join('\n');
+const header = [`# berth benchmarks`, '', `Machine: ${machine}`, `Date: ${new Date().toISOString()}`, ''];
 await mkdir(outDir, { recursive: true });
-await writeFile(join(outDir, quick ? 'quick.md' : 'latest.md'), `${markdown}\n`);
-await writeFile(join(outDir, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, unpack }, null, 2)}\n`);
+
+const sections: string[] = [];
+let startup: StartupResults | undefined;
+let unpack: UnpackResults | undefined;
+if (selected('startup')) {
+  startup = await benchStartup(work, { quick });
+  const svg = `startup${suffix}.svg`;
+  await writeFile(join(outDir, svg), startupSvg(startup));
+  const report = startupReport(startup, svg);
+  await writeFile(join(outDir, `startup${suffix}.md`), `${[...header, report].join('\n')}\n`);
+  await writeFile(join(outDir, `startup${suffix}.json`), `${JSON.stringify({ machine, startup }, null, 2)}\n`);
+  sections.push(report);
+}
+if (selected('unpack')) {
+  unpack = await benchLayerUnpack(work, { quick });
+  sections.push(unpackReport(unpack));
+}
+const markdown = [...header, ...sections].join('\n');
+if (only === undefined) {
+  // A full run's report is bench/RESULTS.md, the project's record of the latest numbers.
+  await writeFile(quick ? join(outDir, 'quick.md') : join(process.cwd(), 'bench', 'RESULTS.md'), `${markdown}\n`);
+  await writeFile(join(outDir, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify({ machine, startup, unpack }, null, 2)}\n`);
+}
 console.log(markdown);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchLayerUnpack, unpackReport } from '../bench/layer-unpack.ts';
+import { BERTH, BERTH_LIFECYCLE, benchStartup, startupReport, startupSvg } from '../bench/startup.ts';
 import { tempDir } from './helpers/tar.ts';
 
 /** The benchmark harness in --quick mode, so it cannot rot; it asserts shape, never timings. */
@@ -14,6 +15,31 @@ describe('benchmarks, quick', () => {
         for (const r of group.results) expect(r.runs).toHaveLength(1);
       }
       expect(unpackReport(results)).toContain('| berth (disk) |');
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('startup latency runs berth and the installed peers, natively and on WASI, and draws the chart', async () => {
+    const dir = await tempDir('berth-bench-');
+    try {
+      const results = await benchStartup(dir.path, { quick: true, runs: 3 });
+      const { native, wasi } = results;
+      const measured = [...native.latency.map((r) => r.name), ...native.skipped.map((s) => s.name)];
+      expect(measured).toEqual(expect.arrayContaining([BERTH, BERTH_LIFECYCLE, 'crun run (via nsenter)', 'runc run', 'bwrap --unshare-all', 'docker run --rm', 'spawn /bin/true (floor)']));
+      for (const r of native.latency) expect(r.runs).toHaveLength(3);
+      expect(native.phases.map((p) => p.name)).toEqual(['prepare', 'create', 'start', 'wait', 'delete', 'remove']);
+      expect(native.concurrency).toEqual([1, 2]);
+      for (const row of native.throughput) expect(Object.keys(row.perSecond)).toEqual(['1', '2']);
+      expect(native.throughput.map((r) => r.name)).toEqual([BERTH_LIFECYCLE, ...native.latency.map((r) => r.name).filter((n) => n !== BERTH && n !== BERTH_LIFECYCLE)]);
+      expect(wasi.groups[0]!.module).toMatch(/minimal/);
+      for (const group of wasi.groups) expect(group.results.map((r) => [r.name, r.runs.length])).toEqual([[BERTH, 3], ['node:wasi', 3]]);
+      const report = startupReport(results, 'startup.svg');
+      expect(report).toMatch(/\| native create \+ start \+ wait of \/bin\/true, p50 <= 2 ms \| [\d.]+ \| \*\*(met|missed)\*\* \|/);
+      expect(report).toContain('| berth | ');
+      const svg = startupSvg(results);
+      expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+      for (const r of [...native.latency, ...wasi.groups.flatMap((g) => g.results)]) expect(svg).toContain(`>${r.name}</text>`);
     } finally {
       await dir.cleanup();
     }
