@@ -65,7 +65,12 @@ if ! CARGO_NET_RETRY=0 CARGO_HTTP_TIMEOUT=10 cargo fetch --manifest-path native/
                 --config "source.debian-packages.directory=\"$registry\"")
 fi
 
+# Built into a scratch directory and renamed into place: a process that has the old addon loaded
+# keeps its (unlinked) file, where writing over it in place crashes that process.
+out=native/target/addon-out
+rm -rf "$out" && mkdir -p "$out"
 # The napi-derive warning is expected: berth declares its N-API bindings by hand (native/src/napi.rs).
 "$napi" build --platform --release --no-js \
-  --manifest-path native/Cargo.toml --config-path native/napi.json --output-dir native \
+  --manifest-path native/Cargo.toml --config-path native/napi.json --output-dir "$out" \
   -- "${cargo_config[@]}" 2>&1 | sed '/napi-derive. crate is not used/d' >&2
+for built in "$out"/berth.*.node; do mv -f "$built" native/; done
