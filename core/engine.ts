@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { loadArchive, type ArchiveSource, type LoadedImage } from './archive/load-archive.ts';
@@ -6,7 +7,17 @@ import type { ContentStore } from './content/content-store.ts';
 import { FsContentStore } from './content/fs-content-store.ts';
 import { FsLeaseStore, MemoryLeaseStore, type LeaseStore } from './content/leases.ts';
 import { MemoryContentStore } from './content/memory-content-store.ts';
-import { InvalidArgumentError } from './errors.ts';
+import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
+import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
+import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import { ContainerManager, type ContainerRuntime, type WaitResult } from './container/lifecycle/container-manager.ts';
+import { ContainerStore } from './container/container-store.ts';
+import { containerLogs, containerStats, containerTop, type ContainerStats, type LogLine, type LogsOptions, type TopResult } from './container/lifecycle/container-io.ts';
+import type { ContainerFilters, ContainerInspect, ContainerSummary } from './container/container-views.ts';
+import type { CreateContainerOptions } from './container/create.ts';
+import { execInContainer, type ExecOptions, type ExecProcess } from './container/lifecycle/exec.ts';
+import { BerthError, InvalidArgumentError } from './errors.ts';
+import { EventLog, type BerthEvent, type EventQuery } from './events/event-log.ts';
 import { filterImages, type ImageFilters } from './image/image-filters.ts';
 import { ImageStore, type DeleteRecord, type PruneResult } from './image/image-store.ts';
 import { emptyImageTable, lookupImage, type ImageTable } from './image/image-table.ts';
@@ -28,6 +39,30 @@ export interface EngineOptions {
   memory?: boolean;
   /** Platforms to prefer when an image is an index, best first. Default: the host's, then WASI. */
   platforms?: PlatformSpec[];
+  /**
+   * What runs containers. `auto` (default): linux-native where its addon loads (Linux), found
+   * at the first container operation so that image commands never pay for it; `linux-native`:
+   * that backend, opened now (fails at once when it cannot run); `wasi`: not yet (issue 6).
+   */
+  backend?: 'auto' | 'linux-native' | 'wasi';
+}
+
+/** `docker run`: `create` plus what the start attaches. */
+export interface RunContainerOptions extends CreateContainerOptions {
+  /** Give the container's init a stdin pipe (`-i`); implies openStdin. */
+  stdin?: boolean;
+}
+
+/** A started container (`engine.runContainer`): its output as it comes, its exit, and `await using` removal. */
+export interface RunningContainer extends AsyncDisposable {
+  readonly id: string;
+  readonly name: string;
+  readonly stdin?: NodeJS.WritableStream;
+  /** The init's stdout as it is written (with a terminal: the terminal's output). Also in the log. */
+  readonly stdout: AsyncIterable<Uint8Array>;
+  readonly stderr: AsyncIterable<Uint8Array>;
+  /** Resolves with the exit code once the container has stopped (restart policies included). */
+  wait(): Promise<WaitResult>;
 }
 
 export interface SaveOptions {
@@ -42,13 +77,26 @@ export function defaultRoot(): string {
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
 }
 
-/** berth's public facade: images now; containers join in later issues. */
-export class Engine {
+const WASI_LATER = 'the WASI engine lands with issue 6: on this machine berth cannot run containers yet';
+
+/** berth's public facade: images, registries and containers. */
+export class Engine implements AsyncDisposable {
+  private runtime?: Promise<ContainerRuntime>;
+  private reconciled?: Promise<void>;
+  private readonly manager: ContainerManager;
+  private readonly eventLog?: EventLog;
+
   private constructor(
     /** The state directory, or undefined for an in-memory engine. */
     readonly root: string | undefined,
     readonly images: ImageStore,
-  ) {}
+    private readonly backendChoice: 'auto' | 'linux-native',
+  ) {
+    this.eventLog = root ? new EventLog(join(root, 'events.log')) : undefined;
+    this.manager = new ContainerManager(new ContainerStore(root ? join(root, 'containers') : undefined), images, () => this.containerRuntime(), this.eventLog);
+    // Docker's rmi conflicts: an image is in use while a container (running or not) was made from it.
+    images.setImageUsers((id) => this.manager.imageUsers(id));
+  }
 
   static async open(options: EngineOptions = {}): Promise<Engine> {
     const platforms = options.platforms ?? [hostPlatform(), WASI_PLATFORM];
@@ -67,7 +115,50 @@ export class Engine {
       leases = await FsLeaseStore.open(contentRoot);
       table = new FsStateFile(join(root, 'images.json'), emptyImageTable);
     }
-    return new Engine(root, new ImageStore(content, leases, table, platforms));
+    const backend = options.backend ?? 'auto';
+    if (backend === 'wasi') throw new BerthError('BACKEND_UNAVAILABLE', `backend "wasi": ${WASI_LATER}`);
+    if (backend !== 'auto' && backend !== 'linux-native') throw new InvalidArgumentError(`unknown backend "${backend as string}": use auto, linux-native or wasi`);
+    const engine = new Engine(root, new ImageStore(content, leases, table, platforms), backend);
+    if (backend === 'linux-native') await engine.containerRuntime();
+    return engine;
+  }
+
+  /**
+   * The snapshotter and backend containers run on, opened once. With `auto`, a machine where
+   * the native backend cannot run gets an error saying why, at the first container operation.
+   */
+  private containerRuntime(): Promise<ContainerRuntime> {
+    this.runtime ??= (async () => {
+      if (!this.root) throw new BerthError('BACKEND_UNAVAILABLE', `an in-memory engine cannot run containers yet (${WASI_LATER}); open the engine with a root`);
+      let addon;
+      try {
+        addon = loadNativeAddon();
+      } catch (err) {
+        if (this.backendChoice === 'linux-native') throw err;
+        throw new BerthError('BACKEND_UNAVAILABLE', `${(err as Error).message}; and ${WASI_LATER}`, { cause: err });
+      }
+      const snapshotter = await OverlaySnapshotter.open(join(this.root, 'snapshots'), addon);
+      const backend = await LinuxNativeBackend.open({ runDir: join(this.root, 'run') });
+      return { snapshotter, backend };
+    })();
+    this.runtime.catch(() => {
+      this.runtime = undefined;
+    });
+    return this.runtime;
+  }
+
+  /** The backend containers run on ("linux-native"); opens it if need be. */
+  async backendName(): Promise<string> {
+    return (await this.containerRuntime()).backend.name;
+  }
+
+  /** The container manager once containers whose engine process has gone are marked exited. */
+  private containers(): Promise<ContainerManager> {
+    this.reconciled ??= (async () => {
+      if (this.manager.store.dir) await mkdir(this.manager.store.dir, { recursive: true });
+      await this.manager.reconcile();
+    })();
+    return this.reconciled.then(() => this.manager);
   }
 
   loadImages(source: ArchiveSource): Promise<LoadedImage[]> {
@@ -132,6 +223,121 @@ export class Engine {
     const digest = parseReference(ref).digest;
     if (!digest) throw new InvalidArgumentError(`${ref}: a registry deletes manifests by digest: give repository@sha256:...`);
     await registryRepository(ref, 'push', options).deleteManifest(digest);
+  }
+
+  /** `docker create`: unpacks the image, prepares the container's snapshot, records the container. */
+  async createContainer(options: CreateContainerOptions): Promise<{ Id: string; Warnings: string[] }> {
+    const record = await (await this.containers()).create(options);
+    return { Id: record.Id, Warnings: [] };
+  }
+
+  async startContainer(idOrName: string): Promise<void> {
+    await (await this.containers()).start(idOrName);
+  }
+
+  /** `docker run`: create and start, attached to the init's output; `await using` removes the container. */
+  async runContainer(options: RunContainerOptions): Promise<RunningContainer> {
+    const manager = await this.containers();
+    const record = await manager.create({ ...options, ...(options.stdin ? { openStdin: true } : {}) });
+    let live;
+    try {
+      live = await manager.start(record.Id, { attach: true });
+    } catch (err) {
+      if (options.autoRemove) await manager.remove(record.Id, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    const empty = (async function* () {})();
+    return {
+      id: record.Id,
+      name: record.Name.slice(1),
+      ...(live?.init.stdin ? { stdin: live.init.stdin } : {}),
+      stdout: live?.attached?.stdout ?? empty,
+      stderr: live?.attached?.stderr ?? empty,
+      wait: () => manager.wait(record.Id),
+      [Symbol.asyncDispose]: () => manager.remove(record.Id, { force: true }).catch((err) => {
+        if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
+      }),
+    };
+  }
+
+  /** `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (default: the container's, else 10). */
+  async stopContainer(idOrName: string, options: { timeout?: number } = {}): Promise<void> {
+    await (await this.containers()).stop(idOrName, options);
+  }
+
+  async killContainer(idOrName: string, signal: string | number = 'SIGKILL'): Promise<void> {
+    await (await this.containers()).kill(idOrName, signal);
+  }
+
+  async restartContainer(idOrName: string, options: { timeout?: number } = {}): Promise<void> {
+    await (await this.containers()).restart(idOrName, options);
+  }
+
+  async pauseContainer(idOrName: string): Promise<void> {
+    await (await this.containers()).pause(idOrName);
+  }
+
+  async unpauseContainer(idOrName: string): Promise<void> {
+    await (await this.containers()).unpause(idOrName);
+  }
+
+  /** `docker rm`; `volumes` is accepted for Docker's API and has nothing to remove until volumes exist. */
+  async removeContainer(idOrName: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    await (await this.containers()).remove(idOrName, options);
+  }
+
+  async listContainers(options: { all?: boolean; filters?: ContainerFilters } = {}): Promise<ContainerSummary[]> {
+    return (await this.containers()).list(options);
+  }
+
+  async inspectContainer(idOrName: string): Promise<ContainerInspect> {
+    return (await this.containers()).inspect(idOrName);
+  }
+
+  /** `docker logs`: the json-file log, filtered; with `follow`, new lines until the container stops. */
+  async *containerLogs(idOrName: string, options: LogsOptions = {}): AsyncIterable<LogLine> {
+    yield* containerLogs(await this.containers(), idOrName, options);
+  }
+
+  async waitContainer(idOrName: string): Promise<WaitResult> {
+    return (await this.containers()).wait(idOrName);
+  }
+
+  async execContainer(idOrName: string, options: ExecOptions): Promise<ExecProcess> {
+    const manager = await this.containers();
+    return execInContainer(manager, await this.containerRuntime(), idOrName, options);
+  }
+
+  async topContainer(idOrName: string): Promise<TopResult> {
+    return containerTop(await this.containers(), idOrName);
+  }
+
+  /** `docker stats`: a sample a second while the container runs; `stream: false`, one. */
+  async *containerStats(idOrName: string, options: { stream?: boolean; signal?: AbortSignal } = {}): AsyncIterable<ContainerStats> {
+    yield* containerStats(await this.containers(), idOrName, options);
+  }
+
+  async renameContainer(idOrName: string, newName: string): Promise<void> {
+    await (await this.containers()).rename(idOrName, newName);
+  }
+
+  async pruneContainers(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    return (await this.containers()).prune();
+  }
+
+  /** Docker's events, persisted under the root: past ones from `since`, then new ones. */
+  events(query: EventQuery = {}): AsyncIterable<BerthEvent> {
+    if (!this.eventLog) throw new BerthError('UNSUPPORTED', 'an in-memory engine keeps no events');
+    return this.eventLog.events(query);
+  }
+
+  /** Kills the containers this engine runs (embedded: they would die with the process) and records their exits. */
+  async close(): Promise<void> {
+    await this.manager.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

@@ -27,7 +27,15 @@ export interface ContainerRecord {
   Created: string;
   Path: string;
   Args: string[];
-  Config: ContainerConfig & { Image: string; Hostname: string; Labels: Record<string, string> };
+  Config: ContainerConfig & {
+    Image: string;
+    Hostname: string;
+    Labels: Record<string, string>;
+    Tty?: boolean;
+    OpenStdin?: boolean;
+    /** Seconds `stop` waits before SIGKILL. */
+    StopTimeout?: number;
+  };
   HostConfig: HostConfig;
   /** The image ID (config digest). */
   Image: string;
@@ -39,4 +47,10 @@ export interface ContainerRecord {
   Driver: string;
   /** The snapshot holding its root filesystem. */
   SnapshotKey: string;
+  /**
+   * berth's own: the engine process that runs the container while it runs (embedded
+   * containers die with it), so that another engine on the same root can tell a container
+   * whose engine has gone from one that another live process runs.
+   */
+  Owner?: { pid: number; startTime: string };
 }
