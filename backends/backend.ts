@@ -57,6 +57,14 @@ export interface TaskStats {
   pids: { current: number; limit: number };
 }
 
+/** One process of a task, as `docker top` lists it. */
+export interface TaskProcessInfo {
+  pid: number;
+  ppid: number;
+  uid: string;
+  command: string;
+}
+
 /** A process running in a task (the init or an exec). */
 export interface TaskProcess extends ProcessStreams {
   readonly pid: number;
@@ -74,6 +82,8 @@ export interface Task {
   update(resources: ContainerResources): Promise<void>;
   stats(): Promise<TaskStats>;
   pids(): Promise<number[]>;
+  /** The task's processes with what `docker top` shows of them. */
+  processes(): Promise<TaskProcessInfo[]>;
   /** Releases what the task holds (its cgroup); the process must have exited. */
   delete(): Promise<void>;
 }

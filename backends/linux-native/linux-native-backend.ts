@@ -1,9 +1,9 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerResources, ContainerSpec, ProcessSpec } from '../../core/container/container-spec.ts';
 import { ConflictError } from '../../core/errors.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
-import type { Backend, BackendCapabilities, ExitStatus, Task, TaskProcess, TaskStats } from '../backend.ts';
+import type { Backend, BackendCapabilities, ExitStatus, Task, TaskProcess, TaskProcessInfo, TaskStats } from '../backend.ts';
 import type { Cgroup, CgroupManager } from './cgroups/cgroup.ts';
 import { detectCgroupManager } from './cgroups/detect-cgroups.ts';
 import { ContainerProcess } from './container-process.ts';
@@ -112,6 +112,11 @@ class LinuxNativeTask implements Task {
     return this.cgroup ? this.cgroup.pids() : [];
   }
 
+  /** From /proc of the cgroup's processes (host pids, as `docker top` shows them). */
+  async processes(): Promise<TaskProcessInfo[]> {
+    return Promise.all((await this.pids()).map(procInfo));
+  }
+
   async delete(): Promise<void> {
     if (this.init) await this.init.wait();
     await this.cgroup?.destroy();
@@ -142,6 +147,13 @@ class LinuxNativeTask implements Task {
       kill: async (signal: NodeJS.Signals = 'SIGKILL') => process.kill(signal),
     };
   }
+}
+
+async function procInfo(pid: number): Promise<TaskProcessInfo> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '?';
+  return { pid, ppid: Number(field('PPid')) || 0, uid: field('Uid'), command: cmdline.replace(/\0$/, '').split('\0').join(' ') };
 }
 
 function processOptions(process: ProcessSpec) {

@@ -5,7 +5,7 @@ import { ConflictError } from '../../core/errors.ts';
 import type { MemorySnapshotter } from '../../core/snapshot/memory-snapshotter.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
 import { UnionFs } from '../../core/unionfs/union-fs.ts';
-import { NotSupportedError, type Backend, type BackendCapabilities, type ExitStatus, type Task, type TaskProcess, type TaskStats } from '../backend.ts';
+import { NotSupportedError, type Backend, type BackendCapabilities, type ExitStatus, type Task, type TaskProcess, type TaskProcessInfo, type TaskStats } from '../backend.ts';
 import { resolveModule } from './entrypoint.ts';
 import { ModuleCache } from './module-cache.ts';
 import { runWasi, type WasiProcess } from './wasi-runner.ts';
@@ -89,6 +89,7 @@ export class WasiBackend implements Backend {
 
 interface Running {
   pid: number;
+  args: string[];
   wasi: WasiProcess;
   /** When stdin was asked for: what the caller writes, the module reads on fd 0. */
   stdin?: PassThrough;
@@ -167,6 +168,11 @@ class WasiTask implements Task {
     return [...this.running.keys()];
   }
 
+  /** Modules have no parent or owner of their own: the init is 1, the rest its children. */
+  async processes(): Promise<TaskProcessInfo[]> {
+    return [...this.running.values()].map((r) => ({ pid: r.pid, ppid: r.pid === 1 ? 0 : 1, uid: '0', command: r.args.join(' ') }));
+  }
+
   /** Waits for the init to end; the filesystem stays (it is the snapshot's). */
   async delete(): Promise<void> {
     if (this.init) await this.init.status;
@@ -191,6 +197,7 @@ class WasiTask implements Task {
     const pid = this.nextPid++;
     const running: Running = {
       pid,
+      args: process.args,
       wasi,
       status: wasi.wait().then((exit) => {
         let status: ExitStatus = { exitCode: exit.exitCode };

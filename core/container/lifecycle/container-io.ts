@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError } from '../../errors.ts';
 import type { ContainerManager } from './container-manager.ts';
@@ -59,7 +58,7 @@ export async function* containerLogs(manager: ContainerManager, idOrName: string
   }
 }
 
-/** `docker top`: Docker's table shape, from /proc of the processes the task reports. */
+/** `docker top`: Docker's table shape, from the processes the task reports. */
 export interface TopResult {
   Titles: string[];
   Processes: string[][];
@@ -68,16 +67,7 @@ export interface TopResult {
 export async function containerTop(manager: ContainerManager, idOrName: string): Promise<TopResult> {
   const record = await manager.store.get(idOrName);
   const live = manager.ownLive(record);
-  const pids = await live.task.pids();
-  const rows = await Promise.all(
-    pids.map(async (pid) => {
-      // The pids are host pids; /proc tells their owner, parent and command line.
-      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '?';
-      return [field('Uid'), String(pid), field('PPid'), cmdline.replace(/\0$/, '').split('\0').join(' ')];
-    }),
-  );
+  const rows = (await live.task.processes()).map((p) => [p.uid, String(p.pid), String(p.ppid), p.command]);
   return { Titles: ['UID', 'PID', 'PPID', 'CMD'], Processes: rows };
 }
 
