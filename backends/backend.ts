@@ -92,4 +92,9 @@ export interface Backend {
   readonly name: string;
   readonly capabilities: BackendCapabilities;
   create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task>;
+  /**
+   * Frees what the task of container `id` still holds when the engine process that ran it has
+   * gone (its cgroup, its mount point). Does nothing when there is nothing left.
+   */
+  release(id: string): Promise<void>;
 }

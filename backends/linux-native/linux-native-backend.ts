@@ -1,4 +1,6 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { ContainerResources, ContainerSpec, ProcessSpec } from '../../core/container/container-spec.ts';
 import { ConflictError } from '../../core/errors.ts';
@@ -8,6 +10,8 @@ import type { Cgroup, CgroupManager } from './cgroups/cgroup.ts';
 import { detectCgroupManager } from './cgroups/detect-cgroups.ts';
 import { ContainerProcess } from './container-process.ts';
 import { loadNativeAddon, type NativeAddon } from './native-addon.ts';
+
+const RELEASE_ATTEMPTS = 50;
 
 /**
  * Real Linux containers from inside the Node process (embedded: they die with it): the
@@ -29,6 +33,23 @@ export class LinuxNativeBackend implements Backend {
   static async open(options: { runDir: string; cgroups?: CgroupManager }): Promise<LinuxNativeBackend> {
     const addon = loadNativeAddon();
     return new LinuxNativeBackend(addon, options.cgroups ?? (await detectCgroupManager()), options.runDir);
+  }
+
+  async release(id: string): Promise<void> {
+    const cgroup = this.cgroups.open(id);
+    // Its processes die with their engine (PR_SET_PDEATHSIG) but may not have finished dying;
+    // any that remain are berth's own container processes.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await cgroup.destroy();
+        break;
+      } catch (err) {
+        if (attempt >= RELEASE_ATTEMPTS) throw err;
+        for (const pid of await cgroup.pids().catch(() => [])) this.addon.kill(pid, constants.signals.SIGKILL);
+        await sleep(20);
+      }
+    }
+    await rm(join(this.runDir, id), { recursive: true, force: true });
   }
 
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {

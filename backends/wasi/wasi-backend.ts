@@ -71,6 +71,9 @@ export class WasiBackend implements Backend {
     this.modules = options.modules ?? new ModuleCache();
   }
 
+  /** A module dies with its worker, and its filesystem belongs to the snapshot: nothing to free. */
+  async release(): Promise<void> {}
+
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {
     if (spec.process.terminal) throw new NotSupportedError(BACKEND, 'a terminal (-t)', 'WASI preview1 has no terminal interface');
     if (spec.mounts.length > 0) throw new NotSupportedError(BACKEND, 'mounts', 'volumes and bind mounts are not implemented yet');

@@ -86,6 +86,10 @@ export class ContainerManager {
         r.State = exitedState(r.State, 137, { error: `the berth engine process that ran it (pid ${owner?.pid ?? 'unknown'}) exited` });
         delete r.Owner;
       });
+      // Its cgroup and mount point outlived it; where no backend can open here, they stay.
+      await this.runtime()
+        .then(({ backend }) => backend.release(record.Id))
+        .catch(() => undefined);
     }
   }
 
