@@ -22,3 +22,7 @@ export type { LogLine, LogsOptions, TimeSpec, TopResult, ContainerStats } from '
 export type { ExecOptions, ExecProcess } from './container/lifecycle/exec.ts';
 export type { ContainerStatus, ContainerState } from './container/state.ts';
 export type { BerthEvent, EventQuery } from './events/event-log.ts';
+export type { PullOptions, PullResult } from './registry/pull.ts';
+export type { PushOptions, PushResult } from './registry/push.ts';
+export type { TransferProgress, ProgressListener } from './registry/progress.ts';
+export * from './registry/registry-errors.ts';
