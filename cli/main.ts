@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addContainerCommands } from './commands/container-commands.ts';
 import { addImageCommands } from './commands/image-commands.ts';
 import { addRegistryCommands } from './commands/registry-commands.ts';
 import { VERSION, versionCommand } from './commands/version-command.ts';
@@ -11,11 +12,14 @@ const program = new Command('berth')
   .option('--root <dir>', 'Where berth keeps its state (default: $BERTH_ROOT, else /var/lib/berth as root)')
   .version(`berth version ${VERSION}`, '-v, --version', 'Print version information and quit')
   .showHelpAfterError()
+  // `berth run IMAGE ls -l`: what follows the image is the container's command, not berth's flags.
+  .enablePositionalOptions()
   .hook('preAction', (cmd) => {
     ctx.root = cmd.opts<{ root?: string }>().root;
   });
 
 addImageCommands(program, ctx);
+addContainerCommands(program, ctx);
 addRegistryCommands(program, ctx);
 program.addCommand(versionCommand(ctx));
 

@@ -10,7 +10,7 @@ import { MemoryContentStore } from './content/memory-content-store.ts';
 import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
 import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
 import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
-import { ContainerManager, type ContainerRuntime, type WaitResult } from './container/lifecycle/container-manager.ts';
+import { ContainerManager, type ContainerRuntime, type LiveContainer, type WaitResult } from './container/lifecycle/container-manager.ts';
 import { ContainerStore } from './container/container-store.ts';
 import { containerLogs, containerStats, containerTop, type ContainerStats, type LogLine, type LogsOptions, type TopResult } from './container/lifecycle/container-io.ts';
 import type { ContainerFilters, ContainerInspect, ContainerSummary } from './container/container-views.ts';
@@ -246,18 +246,19 @@ export class Engine implements AsyncDisposable {
       if (options.autoRemove) await manager.remove(record.Id, { force: true }).catch(() => undefined);
       throw err;
     }
-    const empty = (async function* () {})();
-    return {
-      id: record.Id,
-      name: record.Name.slice(1),
-      ...(live?.init.stdin ? { stdin: live.init.stdin } : {}),
-      stdout: live?.attached?.stdout ?? empty,
-      stderr: live?.attached?.stderr ?? empty,
-      wait: () => manager.wait(record.Id),
-      [Symbol.asyncDispose]: () => manager.remove(record.Id, { force: true }).catch((err) => {
-        if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
-      }),
-    };
+    return running(manager, record.Id, record.Name.slice(1), live);
+  }
+
+  /**
+   * `docker start -a`: starts a created or exited container attached to its init's output (and
+   * stdin when it was created with openStdin). A container another engine process runs cannot
+   * be attached to (streams empty).
+   */
+  async startContainerAttached(idOrName: string): Promise<RunningContainer> {
+    const manager = await this.containers();
+    const record = await manager.store.get(idOrName);
+    const live = await manager.start(record.Id, { attach: true });
+    return running(manager, record.Id, record.Name.slice(1), live);
   }
 
   /** `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (default: the container's, else 10). */
@@ -339,6 +340,21 @@ export class Engine implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function running(manager: ContainerManager, id: string, name: string, live: LiveContainer | undefined): RunningContainer {
+  const empty = (async function* () {})();
+  return {
+    id,
+    name,
+    ...(live?.init.stdin ? { stdin: live.init.stdin } : {}),
+    stdout: live?.attached?.stdout ?? empty,
+    stderr: live?.attached?.stderr ?? empty,
+    wait: () => manager.wait(id),
+    [Symbol.asyncDispose]: () => manager.remove(id, { force: true }).catch((err) => {
+      if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
+    }),
+  };
 }
 
 function registryRepository(ref: string, access: 'pull' | 'push', options: RegistryClientOptions): RegistryRepository {

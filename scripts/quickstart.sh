@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The README's first command: set-up, then berth's main job. For now that is loading an image
-# made by `docker save` and listing it; once containers run, it runs hello-world.
+# The README's first command: set-up, then berth's main job, offline: load the hello-world image
+# built from images/hello-world/hello.c by the set-up (linux/amd64 + wasi/wasm in one OCI image
+# index), run it in a real container on the native backend (as root: namespaces, overlay mounts
+# and cgroups need it), and list the image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 berth() { node dist/cli.js "$@"; }
-berth load -i test/fixtures/archives/docker-save-legacy.tar
-berth images berth-fixture/hello
+berth load -i images/hello-world/build/oci
+berth run --rm hello-world
+berth images hello-world

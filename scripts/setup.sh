@@ -79,6 +79,13 @@ if [ "$(uname -s)" = Linux ]; then
   fi
 fi
 
+# The offline hello-world image (images/hello-world/hello.c, built for linux/amd64 and wasi/wasm
+# into one OCI layout in the git-ignored images/hello-world/build/oci) that scripts/quickstart.sh
+# runs. Same compilers as the toolbox; needs the npm packages (tar-stream) installed above.
+if [ "$(uname -s)" = Linux ] && command -v clang >/dev/null 2>&1; then
+  bash images/hello-world/build.sh
+fi
+
 # The registry tests (test/registry-*.test.ts) run Debian's docker-registry (distribution v2) on a
 # loopback port; htpasswd (apache2-utils) makes the bcrypt password file of their basic-auth
 # registry (bcrypt is the only format distribution accepts).

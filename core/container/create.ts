@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
+import { isAbsolute, normalize } from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import type { ImageConfig } from '../image/models.ts';
 import type { ContainerRecord, HostConfig } from './container-record.ts';
-import type { ContainerResources, ContainerSpec } from './container-spec.ts';
+import type { ContainerResources, ContainerSpec, MountSpec } from './container-spec.ts';
 import { parseRestartPolicy } from './lifecycle/restart-policy.ts';
 import { createdState } from './state.ts';
 import type { ExecUser } from './user.ts';
@@ -41,6 +43,46 @@ export interface CreateContainerOptions {
   stopTimeout?: number;
   /** json-file options: max-size ("10m"), max-file ("3"). */
   logOptions?: { 'max-size'?: string; 'max-file'?: string };
+  /** Bind mounts as `-v` takes them: `/host:/container[:ro|rw]`; the host path must exist. */
+  binds?: string[];
+  /** `--tmpfs`: container path -> mount options ("size=64m,mode=1777"), as HostConfig.Tmpfs. */
+  tmpfs?: Record<string, string>;
+}
+
+/** A `-v` spec as a mount: absolute paths on both sides, an existing source, `ro`/`rw` only. */
+export function parseBind(spec: string): MountSpec & { type: 'bind' } {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new InvalidArgumentError(`invalid volume specification: '${spec}'`);
+  const [source, destination, mode] = parts as [string, string, string | undefined];
+  if (!isAbsolute(source)) {
+    // Docker would create or use a named volume here; berth's named volumes are not in yet.
+    throw new InvalidArgumentError(`invalid volume specification: '${spec}': named volumes are not supported yet; bind-mount an absolute host path (/host:/container)`);
+  }
+  if (!isAbsolute(destination)) throw new InvalidArgumentError(`invalid volume specification: '${spec}': mount path must be absolute`);
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new InvalidArgumentError(`invalid mode: ${mode}`);
+  try {
+    statSync(source);
+  } catch {
+    // Docker creates a missing bind source as a directory (the legacy -v rule); berth refuses rather than guess.
+    throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+  }
+  return { type: 'bind', source: normalize(source), destination: normalize(destination), options: mode === 'ro' ? ['ro'] : [] };
+}
+
+/** Docker's tmpfs defaults (noexec, nosuid, nodev) merged with the options given, as the daemon does. */
+export function tmpfsMount(destination: string, options: string): MountSpec & { type: 'tmpfs' } {
+  if (!isAbsolute(destination)) throw new InvalidArgumentError(`invalid mount path: '${destination}' mount path must be absolute`);
+  const given = options.split(',').filter(Boolean);
+  const key = (o: string) => o.split('=', 1)[0]!;
+  const opposites: Record<string, string> = { exec: 'noexec', suid: 'nosuid', dev: 'nodev' };
+  const defaults = ['noexec', 'nosuid', 'nodev'].filter((d) => !given.some((g) => g === d || opposites[g] === d));
+  const merged = [...defaults];
+  for (const o of given) {
+    const i = merged.findIndex((m) => key(m) === key(o));
+    if (i >= 0) merged[i] = o;
+    else merged.push(o);
+  }
+  return { type: 'tmpfs', destination: normalize(destination), options: merged };
 }
 
 /** Docker's PATH when the image sets none (moby's DefaultPathEnv). */
@@ -106,6 +148,15 @@ export function buildRecord(
   if (options.cpuShares !== undefined) resources.cpuShares = options.cpuShares;
   if (options.pidsLimit !== undefined) resources.pidsLimit = options.pidsLimit;
 
+  const binds = (options.binds ?? []).map(parseBind);
+  const tmpfs = Object.entries(options.tmpfs ?? {}).map(([path, opts]) => tmpfsMount(path, opts));
+  const mounts = [...binds, ...tmpfs];
+  const destinations = new Set<string>();
+  for (const m of mounts) {
+    if (destinations.has(m.destination)) throw new InvalidArgumentError(`Duplicate mount point: ${m.destination}`);
+    destinations.add(m.destination);
+  }
+
   const restartPolicy = parseRestartPolicy(options.restart ?? 'no');
   if (options.autoRemove && restartPolicy.Name !== 'no') throw new InvalidArgumentError(`Conflicting options: --restart and --rm`);
   const hostConfig: HostConfig = {
@@ -113,8 +164,8 @@ export function buildRecord(
     RestartPolicy: restartPolicy,
     NetworkMode: options.network ?? 'none',
     ReadonlyRootfs: options.readOnly ?? false,
-    Binds: [],
-    Tmpfs: {},
+    Binds: [...(options.binds ?? [])],
+    Tmpfs: { ...options.tmpfs },
     Resources: resources,
     LogConfig: { Type: 'json-file', Config: { ...options.logOptions } },
   };
@@ -143,7 +194,7 @@ export function buildRecord(
     State: createdState(),
     RestartCount: 0,
     LogPath: extra.logPath,
-    Mounts: [],
+    Mounts: mounts,
     Driver: extra.driver,
     SnapshotKey: id,
   };
