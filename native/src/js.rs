@@ -143,35 +143,11 @@ impl Call {
     /// A string argument without NUL bytes, as the C string a syscall takes.
     pub fn string(&self, index: usize) -> Result<CString, Error> {
         let value = self.expect_type(index, NAPI_STRING, "a string")?;
-        let mut len = 0;
-        unsafe {
-            check(
-                napi_get_value_string_utf8(self.env, value, ptr::null_mut(), 0, &mut len),
-                "napi_get_value_string_utf8",
-            )?;
-        }
-        let mut buf = vec![0u8; len + 1];
-        let mut written = 0;
-        unsafe {
-            check(
-                napi_get_value_string_utf8(
-                    self.env,
-                    value,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut written,
-                ),
-                "napi_get_value_string_utf8",
-            )?;
-        }
-        buf.truncate(written);
-        CString::new(buf).map_err(|_| Error::Arg {
-            range: false,
-            code: c"ERR_INVALID_ARG_VALUE",
-            message: format!(
+        utf8_cstring(self.env, value, || {
+            format!(
                 "{} must be a string without null bytes",
                 self.describe(index)
-            ),
+            )
         })
     }
 
@@ -409,6 +385,41 @@ pub(crate) unsafe fn string(env: napi_env, utf8: &[u8]) -> Result<napi_value, Er
 }
 
 /// A C string for a message; a NUL byte inside (never expected) is shown, not a reason to fail.
+/// A JS string value as a C string; `nul_message` words the error for one holding a NUL byte.
+pub(crate) fn utf8_cstring(
+    env: napi_env,
+    value: napi_value,
+    nul_message: impl FnOnce() -> String,
+) -> Result<CString, Error> {
+    let mut len = 0;
+    unsafe {
+        check(
+            napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len),
+            "napi_get_value_string_utf8",
+        )?;
+    }
+    let mut buf = vec![0u8; len + 1];
+    let mut written = 0;
+    unsafe {
+        check(
+            napi_get_value_string_utf8(
+                env,
+                value,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut written,
+            ),
+            "napi_get_value_string_utf8",
+        )?;
+    }
+    buf.truncate(written);
+    CString::new(buf).map_err(|_| Error::Arg {
+        range: false,
+        code: c"ERR_INVALID_ARG_VALUE",
+        message: nul_message(),
+    })
+}
+
 fn c_message(message: &str) -> CString {
     CString::new(message.replace('\0', "\\0")).unwrap_or_default()
 }

@@ -5,7 +5,7 @@
 use std::ffi::{CStr, CString};
 use std::ptr;
 
-use crate::js::{check, type_name, Call, Error};
+use crate::js::{check, type_name, utf8_cstring, Call, Error};
 use crate::napi::*;
 
 /// An object read from an argument; `path` names it in error messages (`spec.mounts[2]`).
@@ -115,35 +115,11 @@ impl<'c> Object<'c> {
 
     fn to_cstring(&self, value: napi_value, path: &str) -> Result<CString, Error> {
         self.expect(value, NAPI_STRING, "a string", path)?;
-        let mut len = 0;
-        unsafe {
-            check(
-                napi_get_value_string_utf8(self.env(), value, ptr::null_mut(), 0, &mut len),
-                "napi_get_value_string_utf8",
-            )?;
-        }
-        let mut buf = vec![0u8; len + 1];
-        let mut written = 0;
-        unsafe {
-            check(
-                napi_get_value_string_utf8(
-                    self.env(),
-                    value,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    &mut written,
-                ),
-                "napi_get_value_string_utf8",
-            )?;
-        }
-        buf.truncate(written);
-        CString::new(buf).map_err(|_| Error::Arg {
-            range: false,
-            code: c"ERR_INVALID_ARG_VALUE",
-            message: format!(
+        utf8_cstring(self.env(), value, || {
+            format!(
                 "{}: \"{path}\" must be a string without null bytes",
                 self.call.function_name()
-            ),
+            )
         })
     }
 

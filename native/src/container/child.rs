@@ -40,7 +40,11 @@ pub unsafe fn run(p: &Prepared, stdio: [c_int; 3], report: c_int, joins: &[c_int
     for (index, fd) in (0u32..).zip(joins) {
         match libc::write(*fd, c"0".as_ptr().cast(), 1) {
             1 => {}
-            n => fail(report, STEP_JOIN + index, if n < 0 { errno() } else { libc::EIO }),
+            n => fail(
+                report,
+                STEP_JOIN + index,
+                if n < 0 { errno() } else { libc::EIO },
+            ),
         }
     }
     libc::umask(0);

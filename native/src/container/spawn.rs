@@ -379,10 +379,8 @@ fn clone_blocked(
         report,
         joins: &join_fds,
     };
-    let flags = prepared.clone_flags as libc::c_int
-        | libc::CLONE_VM
-        | libc::CLONE_VFORK
-        | libc::SIGCHLD;
+    let flags =
+        prepared.clone_flags as libc::c_int | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
     // The child runs on `stack` in this memory until it execs or exits; CLONE_VFORK holds this
     // thread until then, so `args`, `prepared` and the stack outlive its use of them.
     let pid = unsafe {
