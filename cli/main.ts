@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { addContainerCommands } from './commands/container-commands.ts';
 import { addImageCommands } from './commands/image-commands.ts';
+import { addLoginCommands } from './commands/login-commands.ts';
 import { addRegistryCommands } from './commands/registry-commands.ts';
 import { VERSION, versionCommand } from './commands/version-command.ts';
 import { CliContext } from './context.ts';
@@ -21,6 +22,7 @@ const program = new Command('berth')
 addImageCommands(program, ctx);
 addContainerCommands(program, ctx);
 addRegistryCommands(program, ctx);
+addLoginCommands(program, ctx);
 program.addCommand(versionCommand(ctx));
 
 await program.parseAsync();

@@ -26,7 +26,8 @@ import { hostPlatform, WASI_PLATFORM, type PlatformSpec } from './image/platform
 import { FsStateFile } from './metadata/fs-state-file.ts';
 import { MemoryStateFile, type StateFile } from './metadata/state-file.ts';
 import { parseReference } from './reference.ts';
-import { dockerConfigCredentials } from './registry/docker-config.ts';
+import { dockerConfigCredentials, type Credentials } from './registry/docker-config.ts';
+import { login, logout, type LoginOptions, type LogoutResult } from './registry/login.ts';
 import { pullImage, type PullOptions, type PullResult } from './registry/pull.ts';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.ts';
 import { RegistryClient, type RegistryClientOptions } from './registry/registry-client.ts';
@@ -211,6 +212,20 @@ export class Engine implements AsyncDisposable {
   /** `docker push` of a local image to the registry its name says. */
   pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
     return pushImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+  }
+
+  /**
+   * `docker login`: checks the credentials against the registry, then stores them where the
+   * docker CLI does (a docker-credential helper, else $DOCKER_CONFIG/config.json). Returns the
+   * name they were stored under (`https://index.docker.io/v1/` for Docker Hub).
+   */
+  login(registry: string | undefined, credentials: Credentials, options: LoginOptions = {}): Promise<string> {
+    return login(registry, credentials, options);
+  }
+
+  /** `docker logout`: removes the stored credentials; `removed` is false when there were none. */
+  logout(registry: string | undefined, options: Pick<LoginOptions, 'configDir'> = {}): Promise<LogoutResult> {
+    return logout(registry, options);
   }
 
   /** The tags of a repository in a registry (`localhost:5000/foo`). */

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
-import { shortId } from '../../core/digest.ts';
 import type { TransferProgress } from '../../core/registry/progress.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag } from '../../core/reference.ts';
 import { action, type CliContext } from '../context.ts';
+import { ProgressLines, PULL_TEXTS, PUSH_TEXTS, type StatusTexts } from '../format/progress-lines.ts';
 
 /** `berth pull` and `berth push`, at top level and under `berth image`. */
 export function addRegistryCommands(program: Command, ctx: CliContext): void {
@@ -13,16 +13,10 @@ export function addRegistryCommands(program: Command, ctx: CliContext): void {
   }
 }
 
-/**
- * A line per event, as the docker CLI prints progress when stdout is not a terminal. Only
- * layers get lines (Docker shows neither the config nor manifests); byte counts are left out.
- */
-function progressLines(ctx: CliContext, texts: Partial<Record<TransferProgress['status'], string>>): (e: TransferProgress) => void {
-  return (e) => {
-    if (e.kind !== 'layer') return;
-    const text = e.status === 'mounted' ? `Mounted from ${e.from}` : texts[e.status];
-    if (text) ctx.out(`${shortId(e.digest)}: ${text}\n`);
-  };
+/** Docker-style layer lines: redrawn in place on a terminal, a plain line per status otherwise. */
+function progressLines(ctx: CliContext, texts: StatusTexts): (e: TransferProgress) => void {
+  const lines = new ProgressLines((text) => ctx.out(text), texts, { tty: process.stdout.isTTY === true, columns: process.stdout.columns });
+  return (e) => lines.update(e);
 }
 
 /** Ctrl-C cancels the transfer (the store is left as it was) instead of killing the process mid-write. */
@@ -46,7 +40,7 @@ function pullCommand(ctx: CliContext): Command {
         if (!opts.quiet) ctx.out(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}\n`);
         const onProgress = opts.quiet
           ? undefined
-          : progressLines(ctx, { waiting: 'Pulling fs layer', exists: 'Already exists', done: 'Pull complete' });
+          : progressLines(ctx, PULL_TEXTS);
         const interrupt = interruptSignal();
         try {
           const result = await engine.pullImage(name, { onProgress, signal: interrupt.signal });
@@ -75,7 +69,7 @@ function pushCommand(ctx: CliContext): Command {
         if (!opts.quiet) ctx.out(`The push refers to repository [${familiarName(ref)}]\n`);
         const onProgress = opts.quiet
           ? undefined
-          : progressLines(ctx, { waiting: 'Preparing', exists: 'Layer already exists', done: 'Pushed' });
+          : progressLines(ctx, PUSH_TEXTS);
         const interrupt = interruptSignal();
         try {
           const result = await engine.pushImage(name, { onProgress, signal: interrupt.signal });
