@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchLayerUnpack, unpackReport } from '../bench/layer-unpack.ts';
+import { BERTH_PULL, BERTH_PULL_UNPACK, benchPull, pullReport } from '../bench/pull.ts';
 import { BERTH, BERTH_LIFECYCLE, benchStartup, startupReport, startupSvg } from '../bench/startup.ts';
 import { tempDir } from './helpers/tar.ts';
 
@@ -40,6 +41,20 @@ describe('benchmarks, quick', () => {
       const svg = startupSvg(results);
       expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
       for (const r of [...native.latency, ...wasi.groups.flatMap((g) => g.results)]) expect(svg).toContain(`>${r.name}</text>`);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('pull pushes an image to a loopback registry and pulls it back with berth, with and without unpacking', async () => {
+    const dir = await tempDir('berth-bench-');
+    try {
+      const results = await benchPull(dir.path, { quick: true });
+      expect(results.results.map((r) => [r.name, r.runs.length])).toEqual([[BERTH_PULL, 1], [BERTH_PULL_UNPACK, 1]]);
+      expect(results.components).toHaveLength(3);
+      const report = pullReport(results);
+      expect(report).toMatch(/\| berth pull from a loopback registry, p50 <= 2000 ms \| \d+ \| \*\*(met|missed)\*\* \|/);
+      expect(report).toContain('| berth pull + unpack | ');
     } finally {
       await dir.cleanup();
     }

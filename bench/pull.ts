@@ -1,0 +1,314 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
+import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import { Engine } from '../core/engine.ts';
+import { MediaType } from '../core/image/media-types.ts';
+import { unpackImage } from '../core/snapshot/unpack.ts';
+// The registry the tests use: Debian's docker-registry on a free loopback port. It needs only
+// node built-ins and tar-stream, and the bench bundle is not the library, so it is reused as is.
+import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
+import { hasCommand, markdownTable, runCommand, summarize, type Measurement } from './harness.ts';
+import { rootfsLayers } from './rootfs-fixture.ts';
+
+/** The issue's target on the 2-core reference machine (docker pull ~6.5 s here). */
+export const PULL_TARGET_MS = 2000;
+export const BERTH_PULL = 'berth pull';
+export const BERTH_PULL_UNPACK = 'berth pull + unpack';
+export const DOCKER_PULL = 'docker pull';
+
+const REPOSITORY = 'bench/debian';
+const TAG = 'minbase';
+
+export interface PullResults {
+  description: string;
+  /** Bytes of the compressed layer the registry serves. */
+  layerBytes: number;
+  runs: number;
+  results: Measurement[];
+  /** Parts of berth's pull timed alone on the same layer, to say what dominates. */
+  components: Measurement[];
+  skipped: { name: string; reason: string }[];
+}
+
+interface PullContender {
+  name: string;
+  run(target: string): Promise<void>;
+  /** Undoes what a run left outside its target directory (docker's image); not timed. */
+  reset?(): Promise<void>;
+}
+
+/**
+ * berth pull against docker pull of one image (the Debian minbase rootfs as one gzip layer)
+ * from a loopback docker-registry. Every run pulls into a fresh store; the store is deleted
+ * outside the timed region, followed by sync.
+ */
+export async function benchPull(work: string, options: { quick?: boolean; runs?: number } = {}): Promise<PullResults> {
+  const quick = options.quick ?? false;
+  const runs = options.runs ?? (quick ? 1 : 5);
+  const layers = await rootfsLayers(join(work, 'fixtures'), { quick });
+  const dir = join(work, 'pull');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const registry = await startRegistry();
+  let dockerd: Dockerd | undefined;
+  try {
+    const ref = `${registry.domain}/${REPOSITORY}:${TAG}`;
+    const layout = await ociLayout(join(dir, 'layout'), layers.gzip, layers.tar);
+    await pushFixture(join(dir, 'source-root'), layout, ref);
+    const layerBytes = (await stat(layers.gzip)).size;
+
+    const contenders: PullContender[] = [
+      { name: BERTH_PULL, run: (target) => berthPull(target, ref, false) },
+      { name: BERTH_PULL_UNPACK, run: (target) => berthPull(target, ref, true) },
+    ];
+    const skipped: PullResults['skipped'] = [];
+    if (!quick) {
+      const docker = await dockerContender(join(dir, 'docker'), registry, ref);
+      if ('reason' in docker) skipped.push({ name: DOCKER_PULL, reason: docker.reason });
+      else {
+        dockerd = docker.dockerd;
+        contenders.push(docker.contender);
+      }
+    }
+    const components: PullContender[] = [
+      { name: 'HTTP GET of the layer blob, discarded', run: () => download(registry, layout.layerDigest) },
+      { name: 'sha256 of the layer file', run: async () => void (await sha256File(layers.gzip)) },
+      { name: 'write + fsync of the layer file', run: (target) => writeAndSync(layers.gzip, join(target, 'blob')) },
+    ];
+    const scratch = join(dir, 'runs');
+    return {
+      description: layers.description,
+      layerBytes,
+      runs,
+      results: await measurePulls(scratch, contenders, runs),
+      components: await measurePulls(scratch, components, runs),
+      skipped,
+    };
+  } finally {
+    await dockerd?.stop();
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Like harness.measure, plus each contender's reset after its run, also outside the timed region. */
+async function measurePulls(work: string, contenders: PullContender[], runs: number): Promise<Measurement[]> {
+  const times = new Map(contenders.map((c) => [c.name, [] as number[]]));
+  for (let i = 0; i < runs; i++) {
+    for (const contender of contenders) {
+      const target = join(work, `run-${contender.name.replace(/\W+/g, '_')}-${i}`);
+      await mkdir(target, { recursive: true });
+      execFileSync('sync');
+      const start = performance.now();
+      await contender.run(target);
+      times.get(contender.name)!.push(performance.now() - start);
+      await rm(target, { recursive: true, force: true });
+      await contender.reset?.();
+      execFileSync('sync');
+    }
+  }
+  return contenders.map((c) => summarize(c.name, times.get(c.name)!));
+}
+
+async function berthPull(root: string, ref: string, unpack: boolean): Promise<void> {
+  await using engine = await Engine.open({ root, backend: 'auto' });
+  await engine.pullImage(ref, { credentials: async () => undefined });
+  if (!unpack) return;
+  // What creating a container needs next: the layers as committed overlay snapshots.
+  const { manifest, config } = await engine.images.resolve(ref);
+  const snapshotter = await OverlaySnapshotter.open(join(root, 'snapshots'), loadNativeAddon());
+  await unpackImage(engine.images.content, snapshotter, manifest, config);
+}
+
+interface Layout {
+  path: string;
+  layerDigest: string;
+}
+
+/** An OCI image layout of one linux/amd64 image whose only layer is the gzip rootfs layer. */
+async function ociLayout(path: string, gzip: string, tar: string): Promise<Layout> {
+  const blobs = join(path, 'blobs', 'sha256');
+  await mkdir(blobs, { recursive: true });
+  const layerDigest = await sha256File(gzip);
+  const diffId = await sha256File(tar);
+  await copyFile(gzip, join(blobs, layerDigest.slice('sha256:'.length)));
+  const blob = async (data: string) => {
+    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    await writeFile(join(blobs, digest.slice('sha256:'.length)), data);
+    return { digest, size: Buffer.byteLength(data) };
+  };
+  const config = await blob(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      created: '2026-01-01T00:00:00Z',
+      config: { Cmd: ['/bin/bash'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'debootstrap --variant=minbase bookworm' }],
+    }),
+  );
+  const manifest = await blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, ...config },
+      layers: [{ mediaType: MediaType.OciLayerGzip, digest: layerDigest, size: (await stat(gzip)).size }],
+    }),
+  );
+  await writeFile(join(path, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    join(path, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: [{ mediaType: MediaType.OciManifest, ...manifest, annotations: { 'io.containerd.image.name': `${REPOSITORY}:${TAG}` } }],
+    }),
+  );
+  return { path, layerDigest };
+}
+
+/** Loads the layout into a scratch berth root and pushes it to the registry as `ref`. */
+async function pushFixture(root: string, layout: Layout, ref: string): Promise<void> {
+  await using engine = await Engine.open({ root });
+  await engine.loadImages(layout.path);
+  await engine.tagImage(`${REPOSITORY}:${TAG}`, ref);
+  await engine.pushImage(ref, { credentials: async () => undefined });
+  await rm(root, { recursive: true, force: true });
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+async function download(registry: TestRegistry, digest: string): Promise<void> {
+  const response = await fetch(`http://${registry.domain}/v2/${REPOSITORY}/blobs/${digest}`);
+  if (!response.ok || !response.body) throw new Error(`GET blob ${digest}: ${response.status}`);
+  for await (const _ of response.body);
+}
+
+async function writeAndSync(source: string, target: string): Promise<void> {
+  const data = await readFile(source);
+  const handle = await open(target, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+interface Dockerd {
+  host: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `docker pull` through a reachable dockerd, or one started here with private data and exec
+ * roots (and stopped at the end); docker rmi between runs, outside the timed region.
+ */
+async function dockerContender(dir: string, registry: TestRegistry, ref: string): Promise<{ contender: PullContender; dockerd?: Dockerd } | { reason: string }> {
+  if (!hasCommand('docker')) return { reason: 'docker is not installed' };
+  let dockerd: Dockerd | undefined;
+  let host: string | undefined;
+  if (!dockerReachable(undefined)) {
+    if (!hasCommand('dockerd') || process.getuid?.() !== 0) return { reason: 'no dockerd is reachable and none can be started here (needs dockerd and root)' };
+    try {
+      dockerd = await startDockerd(dir, registry.domain);
+    } catch (err) {
+      return { reason: `dockerd did not start: ${(err as Error).message}` };
+    }
+    host = dockerd.host;
+  }
+  const args = (rest: string[]) => [...(host ? ['-H', host] : []), ...rest];
+  const contender: PullContender = {
+    name: DOCKER_PULL,
+    run: () => runCommand('docker', args(['pull', '-q', ref])),
+    reset: () => runCommand('docker', args(['rmi', ref])),
+  };
+  // A docker that already holds the image would not download it.
+  await runCommand('docker', args(['rmi', ref])).catch(() => undefined);
+  return { contender, dockerd };
+}
+
+function dockerReachable(host: string | undefined): boolean {
+  try {
+    execFileSync('docker', [...(host ? ['-H', host] : []), 'version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startDockerd(dir: string, registryDomain: string): Promise<Dockerd> {
+  await mkdir(dir, { recursive: true });
+  const host = `unix://${join(dir, 'docker.sock')}`;
+  const child: ChildProcess = spawn(
+    'dockerd',
+    [
+      '--iptables=false',
+      '--bridge=none',
+      '--insecure-registry',
+      registryDomain,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '--host',
+      host,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}: ${stderr.trim()}`);
+    if (dockerReachable(host)) return { host, stop };
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`dockerd did not answer within 30 s: ${stderr.trim()}`);
+}
+
+/** The markdown report: the target, the pull table with ratios to berth, and berth's parts. */
+export function pullReport(results: PullResults): string {
+  const p50 = results.results.find((r) => r.name === BERTH_PULL)?.p50;
+  const met = p50 === undefined ? 'not measured' : p50 <= PULL_TARGET_MS ? '**met**' : '**missed**';
+  const mb = (results.layerBytes / 1024 ** 2).toFixed(1);
+  return [
+    `## Pull: ${results.description}`,
+    '',
+    '### Target (issue 7)',
+    '',
+    '| target | measured p50 ms | met / missed |',
+    '| --- | ---: | --- |',
+    `| berth pull from a loopback registry, p50 <= ${PULL_TARGET_MS} ms | ${p50?.toFixed(0) ?? '–'} | ${met} |`,
+    '',
+    `One image, one gzip layer of ${mb} MiB, pushed by berth to Debian's docker-registry on a loopback port. ` +
+      `"${BERTH_PULL}" is Engine.open on a fresh root + pullImage (download, digest check, fsync'd content store, image registered); ` +
+      `"${BERTH_PULL_UNPACK}" adds unpacking into overlay snapshots, as a container needs; "${DOCKER_PULL}" (downloads and extracts into overlay2) is the comparable row for it. ` +
+      `Each run pulls into a fresh store, deleted (docker: docker rmi) outside the timed region, then sync; ${results.runs} runs each, interleaved.`,
+    '',
+    markdownTable('Pull', results.results, BERTH_PULL),
+    ...(results.skipped.length ? ['', ...results.skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`)] : []),
+    '',
+    markdownTable("Parts of berth's pull, each timed alone on the same layer", results.components, BERTH_PULL),
+    '',
+  ].join('\n');
+}
