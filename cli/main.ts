@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import '../backends/register.ts';
 import { addContainerCommands } from './commands/container-commands.ts';
 import { addImageCommands } from './commands/image-commands.ts';
 import { addLoginCommands } from './commands/login-commands.ts';

@@ -7,10 +7,8 @@ import type { ContentStore } from './content/content-store.ts';
 import { FsContentStore } from './content/fs-content-store.ts';
 import { FsLeaseStore, MemoryLeaseStore, type LeaseStore } from './content/leases.ts';
 import { MemoryContentStore } from './content/memory-content-store.ts';
-import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
-import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
-import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
-import { ContainerManager, type ContainerRuntime, type LiveContainer, type WaitResult } from './container/lifecycle/container-manager.ts';
+import { ContainerManager, type LiveContainer, type WaitResult } from './container/lifecycle/container-manager.ts';
+import { registeredRuntimes, type ContainerRuntime } from './container/runtime-registry.ts';
 import { ContainerStore } from './container/container-store.ts';
 import { containerLogs, containerStats, containerTop, type ContainerStats, type LogLine, type LogsOptions, type TopResult } from './container/lifecycle/container-io.ts';
 import type { ContainerFilters, ContainerInspect, ContainerSummary } from './container/container-views.ts';
@@ -91,7 +89,8 @@ export class Engine implements AsyncDisposable {
     /** The state directory, or undefined for an in-memory engine. */
     readonly root: string | undefined,
     readonly images: ImageStore,
-    private readonly backendChoice: 'auto' | 'linux-native',
+    /** `auto`, or the name of a registered runtime. */
+    private readonly backendChoice: string,
   ) {
     this.eventLog = root ? new EventLog(join(root, 'events.log')) : undefined;
     this.manager = new ContainerManager(new ContainerStore(root ? join(root, 'containers') : undefined), images, () => this.containerRuntime(), this.eventLog);
@@ -120,7 +119,7 @@ export class Engine implements AsyncDisposable {
     if (backend === 'wasi') throw new BerthError('BACKEND_UNAVAILABLE', `backend "wasi": ${WASI_LATER}`);
     if (backend !== 'auto' && backend !== 'linux-native') throw new InvalidArgumentError(`unknown backend "${backend as string}": use auto, linux-native or wasi`);
     const engine = new Engine(root, new ImageStore(content, leases, table, platforms), backend);
-    if (backend === 'linux-native') await engine.containerRuntime();
+    if (backend !== 'auto') await engine.containerRuntime();
     return engine;
   }
 
@@ -130,17 +129,23 @@ export class Engine implements AsyncDisposable {
    */
   private containerRuntime(): Promise<ContainerRuntime> {
     this.runtime ??= (async () => {
-      if (!this.root) throw new BerthError('BACKEND_UNAVAILABLE', `an in-memory engine cannot run containers yet (${WASI_LATER}); open the engine with a root`);
-      let addon;
-      try {
-        addon = loadNativeAddon();
-      } catch (err) {
-        if (this.backendChoice === 'linux-native') throw err;
-        throw new BerthError('BACKEND_UNAVAILABLE', `${(err as Error).message}; and ${WASI_LATER}`, { cause: err });
+      const root = this.root;
+      if (!root) throw new BerthError('BACKEND_UNAVAILABLE', `an in-memory engine cannot run containers yet (${WASI_LATER}); open the engine with a root`);
+      const auto = this.backendChoice === 'auto';
+      const candidates = registeredRuntimes().filter((r) => auto || r.name === this.backendChoice);
+      if (candidates.length === 0) {
+        throw new BerthError('BACKEND_UNAVAILABLE', `no "${this.backendChoice}" runtime is registered: import berth's package entry (index.ts), which registers them, rather than core/ alone`);
       }
-      const snapshotter = await OverlaySnapshotter.open(join(this.root, 'snapshots'), addon);
-      const backend = await LinuxNativeBackend.open({ runDir: join(this.root, 'run') });
-      return { snapshotter, backend };
+      const reasons: string[] = [];
+      for (const runtime of candidates) {
+        try {
+          return await runtime.open(root);
+        } catch (err) {
+          if (!auto) throw err;
+          reasons.push(`${runtime.name}: ${(err as Error).message}`);
+        }
+      }
+      throw new BerthError('BACKEND_UNAVAILABLE', `${reasons.join('; ')}; and ${WASI_LATER}`);
     })();
     this.runtime.catch(() => {
       this.runtime = undefined;

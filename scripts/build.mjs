@@ -24,5 +24,5 @@ await Promise.all([
       ].join('\n'),
     },
   }),
-  build({ ...common, entryPoints: ['core/index.ts'], outfile: 'dist/index.js', packages: 'external' }),
+  build({ ...common, entryPoints: ['index.ts'], outfile: 'dist/index.js', packages: 'external' }),
 ]);

@@ -1,3 +1,5 @@
+// The built-in runtimes, as the package entry registers them.
+import '../backends/register.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { once } from 'node:events';

@@ -1,3 +1,5 @@
+// The built-in runtimes, as the package entry registers them.
+import '../backends/register.ts';
 /** Bind mounts (`binds`, Docker's -v) and tmpfs mounts through the Engine on the native backend. */
 import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';

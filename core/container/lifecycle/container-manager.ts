@@ -1,13 +1,13 @@
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backend, ExitStatus, Task, TaskProcess } from '../../../backends/backend.ts';
+import type { ExitStatus, Task, TaskProcess } from '../../../backends/backend.ts';
+import type { ContainerRuntime } from '../runtime-registry.ts';
 import { BerthError, ConflictError, NotFoundError } from '../../errors.ts';
 import type { EventLog } from '../../events/event-log.ts';
 import { isAlive } from '../../fs-util.ts';
 import type { ImageStore } from '../../image/image-store.ts';
 import { tagsOf } from '../../image/image-table.ts';
 import { familiarString, parseReference } from '../../reference.ts';
-import type { Snapshotter } from '../../snapshot/snapshotter.ts';
 import { unpackImage } from '../../snapshot/unpack.ts';
 import type { ContainerRecord } from '../container-record.ts';
 import { ContainerStore } from '../container-store.ts';
@@ -20,11 +20,6 @@ import { exitedState, guard, pausedState, runningState } from '../state.ts';
 import { resolveUserInSnapshot } from '../user.ts';
 
 /** What runs containers: the snapshotter their root filesystems live in and the backend. */
-export interface ContainerRuntime {
-  snapshotter: Snapshotter;
-  backend: Backend;
-}
-
 /** A container this engine process runs: its task, init, and how its run is ending. */
 export interface LiveContainer {
   task: Task;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TaskProcess } from '../../../backends/backend.ts';
-import type { ContainerManager, ContainerRuntime } from './container-manager.ts';
+import type { ContainerRuntime } from '../runtime-registry.ts';
+import type { ContainerManager } from './container-manager.ts';
 import { processEnv } from '../create.ts';
 import { guard } from '../state.ts';
 import { resolveUserInSnapshot } from '../user.ts';

@@ -1,0 +1,29 @@
+import type { Backend } from '../../backends/backend.ts';
+import type { Snapshotter } from '../snapshot/snapshotter.ts';
+
+/** What containers run on: a snapshotter for their root filesystems and a backend. */
+export interface ContainerRuntime {
+  snapshotter: Snapshotter;
+  backend: Backend;
+}
+
+/**
+ * A way to run containers, registered by the package entry (containerd's model: core knows
+ * the interfaces, implementations are registered explicitly, so core never imports one).
+ * `open` fails with a BerthError saying why when the runtime cannot work on this machine.
+ */
+export interface RuntimeProvider {
+  readonly name: string;
+  open(root: string): Promise<ContainerRuntime>;
+}
+
+const providers: RuntimeProvider[] = [];
+
+/** Registers a runtime; `auto` tries them in the order they were registered. */
+export function registerRuntime(provider: RuntimeProvider): void {
+  if (!providers.some((p) => p.name === provider.name)) providers.push(provider);
+}
+
+export function registeredRuntimes(): readonly RuntimeProvider[] {
+  return providers;
+}
