@@ -68,6 +68,8 @@ export interface TaskProcessInfo {
 /** A process running in a task (the init or an exec). */
 export interface TaskProcess extends ProcessStreams {
   readonly pid: number;
+  /** Resizes the process's terminal (it gets SIGWINCH); present only when it has one. */
+  resize?(cols: number, rows: number): void;
   wait(): Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }

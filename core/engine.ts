@@ -62,6 +62,8 @@ export interface RunningContainer extends AsyncDisposable {
   readonly stderr: AsyncIterable<Uint8Array>;
   /** Resolves with the exit code once the container has stopped (restart policies included). */
   wait(): Promise<WaitResult>;
+  /** With a terminal (`tty`): resizes it, as `docker run -t` does when its window changes. */
+  resize?(cols: number, rows: number): void;
 }
 
 export interface SaveOptions {
@@ -371,6 +373,7 @@ function running(manager: ContainerManager, id: string, name: string, live: Live
     stdout: live?.attached?.stdout ?? empty,
     stderr: live?.attached?.stderr ?? empty,
     wait: () => manager.wait(id),
+    ...(live?.init.resize ? { resize: (cols: number, rows: number) => live.init.resize!(cols, rows) } : {}),
     [Symbol.asyncDispose]: () => manager.remove(id, { force: true }).catch((err) => {
       if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
     }),

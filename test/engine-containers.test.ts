@@ -54,6 +54,18 @@ describe('containers through the Engine', () => {
     expect(logged.map((l) => `${l.stream}:${l.text}`).sort()).toEqual(['stderr:oops\n', `stdout:${out}`]);
   });
 
+  it('starts a terminal at the size asked for, and resizes it', async () => {
+    await using c = await engine.runContainer({ image: 'busybox', tty: true, stdin: true, consoleSize: { cols: 100, rows: 30 }, cmd: ['sh', '-c', 'stty size; read x; stty size'] });
+    let seen = '';
+    const output = c.stdout[Symbol.asyncIterator]();
+    while (!seen.includes('30 100')) seen += Buffer.from((await output.next()).value as Uint8Array).toString();
+    c.resize!(120, 40);
+    c.stdin!.write('\n');
+    for (let r = await output.next(); !r.done; r = await output.next()) seen += Buffer.from(r.value).toString();
+    expect(seen.replace(/\r/g, '').trim().split('\n').filter(Boolean)).toEqual(['30 100', '40 120']);
+    expect(await c.wait()).toEqual({ StatusCode: 0 });
+  });
+
   it('runs with stdin (-i) and with a terminal (-t)', async () => {
     await using cat = await engine.runContainer({ image: 'busybox', stdin: true, cmd: ['sh', '-c', 'cat; echo done'] });
     cat.stdin!.end('from stdin\n');

@@ -87,7 +87,7 @@ class LinuxNativeTask implements Task {
           network: this.spec.network,
           mounts: this.spec.mounts,
           ...processOptions(process),
-          ...(process.terminal ? { terminal: true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
+          ...(process.terminal ? { terminal: process.terminalSize ?? true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
           cgroup: this.cgroup,
         },
         this.addon,
@@ -104,7 +104,7 @@ class LinuxNativeTask implements Task {
     const init = this.running();
     const execProcess = init.exec({
       ...processOptions(process),
-      ...(process.terminal ? { terminal: true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
+      ...(process.terminal ? { terminal: process.terminalSize ?? true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
     });
     return this.wrap(execProcess, false);
   }
@@ -155,7 +155,7 @@ class LinuxNativeTask implements Task {
     const oomBefore = isInit ? 0 : undefined;
     return {
       pid: process.pid,
-      ...(process.terminal ? { stdin: process.terminal, stdout: process.terminal } : {}),
+      ...(process.terminal ? { stdin: process.terminal, stdout: process.terminal, resize: (cols: number, rows: number) => process.resize(cols, rows) } : {}),
       ...(process.stdin ? { stdin: process.stdin } : {}),
       ...(process.stdout ? { stdout: process.stdout } : {}),
       ...(process.stderr ? { stderr: process.stderr } : {}),

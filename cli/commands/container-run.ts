@@ -59,7 +59,9 @@ export function runCommand(ctx: CliContext): Command {
       const options = createOptions(image, command, flags);
       engine = await ctx.open();
       await requireImage(engine, image);
-      container = await engine.runContainer({ ...options, stdin: flags.interactive ?? false });
+      // With -t on a terminal, the container's terminal starts at our size (Docker's ConsoleSize).
+      const consoleSize = flags.tty && process.stdout.isTTY ? { consoleSize: { cols: process.stdout.columns, rows: process.stdout.rows } } : {};
+      container = await engine.runContainer({ ...options, ...consoleSize, stdin: flags.interactive ?? false });
     } catch (err) {
       return failRun(ctx, err);
     }
@@ -147,6 +149,7 @@ interface Attachable {
   stdout?: AsyncIterable<Uint8Array>;
   stderr?: AsyncIterable<Uint8Array>;
   wait(): Promise<{ StatusCode: number }>;
+  resize?(cols: number, rows: number): void;
 }
 
 async function copy(from: AsyncIterable<Uint8Array> | undefined, to: NodeJS.WriteStream): Promise<void> {
@@ -162,8 +165,8 @@ async function copy(from: AsyncIterable<Uint8Array> | undefined, to: NodeJS.Writ
  *
  * Ctrl-P Ctrl-Q: Docker detaches and leaves the container running. An embedded container
  * cannot outlive this process, so berth swallows the sequence, says why on stderr and stays
- * attached (exiting would kill the container). The terminal keeps the size it started with
- * (80x24): the backend's Task does not expose a resize yet.
+ * attached (exiting would kill the container). With a terminal, ours changing size resizes
+ * the container's (SIGWINCH there), as Docker does.
  */
 async function attach(engine: Engine | undefined, io: Attachable, mode: { interactive: boolean; tty: boolean }): Promise<number> {
   const raw = mode.tty && mode.interactive && process.stdin.isTTY;
@@ -172,6 +175,8 @@ async function attach(engine: Engine | undefined, io: Attachable, mode: { intera
   };
   const signals: NodeJS.Signals[] = raw ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
   for (const s of signals) process.on(s, forward);
+  const resize = () => io.resize?.(process.stdout.columns, process.stdout.rows);
+  if (mode.tty && process.stdout.isTTY) process.stdout.on('resize', resize);
   if (mode.interactive && io.stdin) {
     const target = io.stdin;
     target.on('error', () => undefined);
@@ -211,6 +216,7 @@ async function attach(engine: Engine | undefined, io: Attachable, mode: { intera
     if (raw) process.stdin.setRawMode(false);
     process.stdin.pause();
     for (const s of signals) process.off(s, forward);
+    process.stdout.off('resize', resize);
   }
 }
 

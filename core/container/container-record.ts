@@ -14,6 +14,8 @@ export interface HostConfig {
   Tmpfs: Record<string, string>;
   Resources: ContainerResources;
   LogConfig: { Type: 'json-file'; Config: { 'max-size'?: string; 'max-file'?: string } };
+  /** The terminal's size as [height, width], as Docker's API has it. */
+  ConsoleSize?: [number, number];
 }
 
 /**

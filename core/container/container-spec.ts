@@ -9,6 +9,8 @@ export interface ProcessSpec {
   cwd: string;
   user: { uid: number; gid: number; additionalGids: number[] };
   terminal?: boolean;
+  /** The terminal's size at start (Docker's ConsoleSize); 80x24 when absent. */
+  terminalSize?: { cols: number; rows: number };
   /** Defaults to Docker's 14 (see the backend). */
   capabilities?: string[];
   rlimits?: { type: string; soft: number; hard: number }[];

@@ -24,6 +24,8 @@ export interface CreateContainerOptions {
   hostname?: string;
   labels?: Record<string, string>;
   tty?: boolean;
+  /** With `tty`: the terminal's starting size (the CLI passes its own terminal's). */
+  consoleSize?: { cols: number; rows: number };
   /** Keep stdin open (`-i`). */
   openStdin?: boolean;
   /** Bytes, or Docker's memory strings ("32m", "1g"). */
@@ -168,6 +170,7 @@ export function buildRecord(
     Tmpfs: { ...options.tmpfs },
     Resources: resources,
     LogConfig: { Type: 'json-file', Config: { ...options.logOptions } },
+    ...(options.consoleSize ? { ConsoleSize: [options.consoleSize.rows, options.consoleSize.cols] as [number, number] } : {}),
   };
   const stopSignal = options.stopSignal ?? config.StopSignal;
   return {
@@ -216,6 +219,9 @@ export function buildSpec(record: ContainerRecord, user: ExecUser): ContainerSpe
       cwd: record.Config.WorkingDir || '/',
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       ...(record.Config.Tty ? { terminal: true } : {}),
+      ...(record.Config.Tty && record.HostConfig.ConsoleSize
+        ? { terminalSize: { rows: record.HostConfig.ConsoleSize[0], cols: record.HostConfig.ConsoleSize[1] } }
+        : {}),
     },
     root: { readonly: record.HostConfig.ReadonlyRootfs },
     mounts: record.Mounts,
