@@ -5,9 +5,11 @@ import { join } from 'node:path';
 /** One contender of a benchmark: berth or a peer, run once per call on a fresh target. */
 export interface Contender {
   name: string;
-  /** Whether it can run here (a peer's tool may be missing). */
-  available(): boolean;
+  /** Whether it can run here (a peer's tool may be missing); yes when absent. */
+  available?(): boolean;
   run(target: string): Promise<void>;
+  /** Undoes what a run left outside its target directory (docker's image); not timed. */
+  reset?(): Promise<void>;
 }
 
 export interface Measurement {
@@ -34,7 +36,7 @@ export function summarize(name: string, runs: number[]): Measurement {
  * large delete just before a timed run slowed GNU tar tenfold here.
  */
 export async function measure(work: string, contenders: Contender[], runs: number): Promise<Measurement[]> {
-  const available = contenders.filter((c) => c.available());
+  const available = contenders.filter((c) => c.available?.() ?? true);
   const times = new Map(available.map((c) => [c.name, [] as number[]]));
   for (let i = 0; i < runs; i++) {
     for (const contender of available) {
@@ -45,6 +47,7 @@ export async function measure(work: string, contenders: Contender[], runs: numbe
       await contender.run(target);
       times.get(contender.name)!.push(performance.now() - start);
       await rm(target, { recursive: true, force: true });
+      await contender.reset?.();
       execFileSync('sync');
     }
   }

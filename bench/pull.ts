@@ -12,7 +12,7 @@ import { unpackImage } from '../core/snapshot/unpack.ts';
 // The registry the tests use: Debian's docker-registry on a free loopback port. It needs only
 // node built-ins and tar-stream, and the bench bundle is not the library, so it is reused as is.
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
-import { hasCommand, markdownTable, runCommand, summarize, type Measurement } from './harness.ts';
+import { hasCommand, markdownTable, measure, runCommand, type Contender, type Measurement } from './harness.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 
 /** The issue's target on the 2-core reference machine (docker pull ~6.5 s here). */
@@ -35,13 +35,6 @@ export interface PullResults {
   skipped: { name: string; reason: string }[];
 }
 
-interface PullContender {
-  name: string;
-  run(target: string): Promise<void>;
-  /** Undoes what a run left outside its target directory (docker's image); not timed. */
-  reset?(): Promise<void>;
-}
-
 /**
  * berth pull against docker pull of one image (the Debian minbase rootfs as one gzip layer)
  * from a loopback docker-registry. Every run pulls into a fresh store; the store is deleted
@@ -62,7 +55,7 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
     await pushFixture(join(dir, 'source-root'), layout, ref);
     const layerBytes = (await stat(layers.gzip)).size;
 
-    const contenders: PullContender[] = [
+    const contenders: Contender[] = [
       { name: BERTH_PULL, run: (target) => berthPull(target, ref, false) },
       { name: BERTH_PULL_UNPACK, run: (target) => berthPull(target, ref, true) },
     ];
@@ -75,7 +68,7 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
         contenders.push(docker.contender);
       }
     }
-    const components: PullContender[] = [
+    const components: Contender[] = [
       { name: 'HTTP GET of the layer blob, discarded', run: () => download(registry, layout.layerDigest) },
       { name: 'sha256 of the layer file', run: async () => void (await sha256File(layers.gzip)) },
       { name: 'write + fsync of the layer file', run: (target) => writeAndSync(layers.gzip, join(target, 'blob')) },
@@ -85,8 +78,8 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
       description: layers.description,
       layerBytes,
       runs,
-      results: await measurePulls(scratch, contenders, runs),
-      components: await measurePulls(scratch, components, runs),
+      results: await measure(scratch, contenders, runs),
+      components: await measure(scratch, components, runs),
       skipped,
     };
   } finally {
@@ -94,25 +87,6 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
     await registry.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Like harness.measure, plus each contender's reset after its run, also outside the timed region. */
-async function measurePulls(work: string, contenders: PullContender[], runs: number): Promise<Measurement[]> {
-  const times = new Map(contenders.map((c) => [c.name, [] as number[]]));
-  for (let i = 0; i < runs; i++) {
-    for (const contender of contenders) {
-      const target = join(work, `run-${contender.name.replace(/\W+/g, '_')}-${i}`);
-      await mkdir(target, { recursive: true });
-      execFileSync('sync');
-      const start = performance.now();
-      await contender.run(target);
-      times.get(contender.name)!.push(performance.now() - start);
-      await rm(target, { recursive: true, force: true });
-      await contender.reset?.();
-      execFileSync('sync');
-    }
-  }
-  return contenders.map((c) => summarize(c.name, times.get(c.name)!));
 }
 
 async function berthPull(root: string, ref: string, unpack: boolean): Promise<void> {
@@ -213,7 +187,7 @@ interface Dockerd {
  * `docker pull` through a reachable dockerd, or one started here with private data and exec
  * roots (and stopped at the end); docker rmi between runs, outside the timed region.
  */
-async function dockerContender(dir: string, registry: TestRegistry, ref: string): Promise<{ contender: PullContender; dockerd?: Dockerd } | { reason: string }> {
+async function dockerContender(dir: string, registry: TestRegistry, ref: string): Promise<{ contender: Contender; dockerd?: Dockerd } | { reason: string }> {
   if (!hasCommand('docker')) return { reason: 'docker is not installed' };
   let dockerd: Dockerd | undefined;
   let host: string | undefined;
@@ -227,7 +201,7 @@ async function dockerContender(dir: string, registry: TestRegistry, ref: string)
     host = dockerd.host;
   }
   const args = (rest: string[]) => [...(host ? ['-H', host] : []), ...rest];
-  const contender: PullContender = {
+  const contender: Contender = {
     name: DOCKER_PULL,
     run: () => runCommand('docker', args(['pull', '-q', ref])),
     reset: () => runCommand('docker', args(['rmi', ref])),

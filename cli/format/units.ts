@@ -1,4 +1,5 @@
 /** Docker's human-readable sizes and ages (github.com/docker/go-units), to the character. */
+import { humanDuration } from '../../core/human-duration.ts';
 import { ZERO_TIME_UNIX } from '../../core/image/image-views.ts';
 
 const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
@@ -24,24 +25,6 @@ export function humanSize(bytes: number): string {
     unit++;
   }
   return `${goG3(size)}${SIZE_UNITS[unit]}`;
-}
-
-/** go-units HumanDuration: `Less than a second`, `About a minute`, `3 weeks`, ... */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60_000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3_600_000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
 
 /** Go's time.Time String() in UTC, as `--format '{{.CreatedAt}}'` prints it: `2026-11-22 06:37:55 +0000 UTC`. */

@@ -1,5 +1,6 @@
 import { shortId } from '../digest.ts';
 import { InvalidArgumentError } from '../errors.ts';
+import { humanDuration } from '../human-duration.ts';
 import type { ContainerRecord } from './container-record.ts';
 import type { ContainerStatus } from './state.ts';
 
@@ -87,24 +88,6 @@ export function containerInspect(record: ContainerRecord): ContainerInspect {
 /** Docker's Command column: the argv, each argument quoted when it needs to be. */
 function command(record: ContainerRecord): string {
   return [record.Path, ...record.Args].map((a) => (a === '' || /[\s'"\\$]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a)).join(' ');
-}
-
-/** Docker's units.HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours"... */
-export function humanDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 1) return 'Less than a second';
-  if (s === 1) return '1 second';
-  if (s < 60) return `${s} seconds`;
-  const m = Math.round(ms / 60_000);
-  if (m === 1) return 'About a minute';
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(ms / 3_600_000);
-  if (h === 1) return 'About an hour';
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
 }
 
 /** Docker's Status column: "Up 5 seconds", "Up 2 minutes (Paused)", "Exited (0) 3 seconds ago", "Created". */

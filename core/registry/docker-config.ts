@@ -60,6 +60,11 @@ function normalizeKey(key: string): string {
 }
 
 async function readConfig(path: string): Promise<DockerConfigFile> {
+  return (await readRawConfig(path)) as DockerConfigFile;
+}
+
+/** The whole file as it is (empty when there is none), so that writing it back keeps every key. */
+export async function readRawConfig(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -67,11 +72,16 @@ async function readConfig(path: string): Promise<DockerConfigFile> {
     if (isNotFound(err)) return {};
     throw err;
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as DockerConfigFile;
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new BerthError('INVALID_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BerthError('INVALID_CONFIG', `${path} does not hold a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /**

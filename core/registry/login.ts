@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../errors.ts';
-import { isNotFound } from '../fs-util.ts';
-import { dockerConfigDir, type Credentials } from './docker-config.ts';
+import { dockerConfigDir, readRawConfig, type Credentials } from './docker-config.ts';
 import { RegistryClient, unexpectedStatus, type RegistryClientOptions } from './registry-client.ts';
 
 /** The key Docker Hub's credentials are stored under, for historical reasons. */
@@ -109,25 +108,6 @@ function helperFor(config: Record<string, unknown>, server: string, domain: stri
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The whole file as it is, so that writing it back keeps every key berth does not know. */
-async function readRawConfig(path: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (isNotFound(err)) return {};
-    throw err;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new BerthError('INVALID_CONFIG', `${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (!isRecord(parsed)) throw new BerthError('INVALID_CONFIG', `${path} does not hold a JSON object`);
-  return parsed;
 }
 
 /** Atomically, mode 0600 (the file may hold passwords), indented with tabs as the docker CLI writes it. */
