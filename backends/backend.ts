@@ -1,4 +1,4 @@
-import type { ContainerResources, ContainerSpec, ProcessSpec } from '../core/container/container-spec.ts';
+import type { ContainerResources, ContainerSpec, MountSpec, ProcessSpec } from '../core/container/container-spec.ts';
 import { BerthError } from '../core/errors.ts';
 import type { Mount } from '../core/snapshot/snapshotter.ts';
 
@@ -43,6 +43,55 @@ export interface ExitStatus {
   signal?: NodeJS.Signals;
   /** Killed by the kernel's OOM killer. */
   oomKilled?: boolean;
+  /** Why the exit is not the process's own (its monitor died first, say): Docker's State.Error. */
+  error?: string;
+}
+
+/**
+ * Where the monitor of a detached init (DESIGN.md: native process model) writes what the
+ * engine process would otherwise write: its output, as Docker's json-file log, and its exit.
+ */
+export interface DetachOptions {
+  /** The container's json-file log (appended; the same format and rotation as JsonFileLogWriter). */
+  logPath: string;
+  rotation: { maxSize: number; maxFile: number };
+  /**
+   * Written once the init has ended, atomically (temp + rename):
+   * `{"exitCode":137,"signal":9,"finishedAt":"2026-11-22T10:00:00.123456789Z"}` (signal only when killed by one).
+   */
+  exitPath: string;
+}
+
+/** A detached init as the engine records it, so that any engine process can reconnect to it. */
+export interface DetachedInit {
+  /** The init's host pid. */
+  pid: number;
+  /** The monitor that owns it. */
+  monitorPid: number;
+  exitPath: string;
+}
+
+/**
+ * A container's filesystem as `docker cp` sees it: its root filesystem (the snapshot's mounts)
+ * with its volumes and bind mounts over it; `pid` when its init runs (its mount namespace is
+ * then the one to read and write).
+ */
+export interface FilesystemTarget {
+  id: string;
+  rootfs: Mount[];
+  mounts: MountSpec[];
+  pid?: number;
+}
+
+/** Docker's container path stat (the X-Docker-Container-Path-Stat header of the archive API). */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go's os.FileMode bits, as Docker's API reports them (type bits above the permission bits). */
+  mode: number;
+  /** RFC 3339. */
+  mtime: string;
+  linkTarget: string;
 }
 
 export interface ProcessStreams {
@@ -68,6 +117,8 @@ export interface TaskProcessInfo {
 /** A process running in a task (the init or an exec). */
 export interface TaskProcess extends ProcessStreams {
   readonly pid: number;
+  /** A detached init's monitor (DetachOptions): it owns the process's output and records its exit. */
+  readonly monitorPid?: number;
   /** Resizes the process's terminal (it gets SIGWINCH); present only when it has one. */
   resize?(cols: number, rows: number): void;
   wait(): Promise<ExitStatus>;
@@ -77,8 +128,10 @@ export interface TaskProcess extends ProcessStreams {
 /** A created container: `start` runs its init process. */
 export interface Task {
   readonly id: string;
-  start(stdio?: { stdin?: boolean }): Promise<TaskProcess>;
-  exec(process: ProcessSpec, stdio?: { stdin?: boolean }): Promise<TaskProcess>;
+  /** With `detach` (capabilities.detach), the init outlives this process under its monitor; it then has no streams. */
+  start(stdio?: { stdin?: boolean; detach?: DetachOptions }): Promise<TaskProcess>;
+  /** With `detach`, the exec outlives this process (`docker exec -d`): no streams. */
+  exec(process: ProcessSpec, stdio?: { stdin?: boolean; detach?: boolean }): Promise<TaskProcess>;
   pause(): Promise<void>;
   resume(): Promise<void>;
   update(resources: ContainerResources): Promise<void>;
@@ -99,4 +152,20 @@ export interface Backend {
    * gone (its cgroup, its mount point). Does nothing when there is nothing left.
    */
   release(id: string): Promise<void>;
+  /**
+   * The task of a detached container started by any engine process, and its init: exec,
+   * pause, stats and top work as on the task that started it; `init.wait()` resolves with the
+   * exit its monitor recorded (or, when the monitor died first, 137 with an `error`).
+   */
+  reconnect(spec: ContainerSpec, init: DetachedInit): Promise<{ task: Task; init: TaskProcess }>;
+  /**
+   * `docker cp` out (GET /containers/{id}/archive): the path's stat and a tar of it, its
+   * top-level member named as the path's last component. Works on stopped containers.
+   * Missing path: NotFoundError ("Could not find the file <path> in container <id>").
+   */
+  archive(target: FilesystemTarget, path: string): Promise<{ stat: PathStat; tar: AsyncIterable<Uint8Array> }>;
+  /** `docker cp` in (PUT /containers/{id}/archive): extracts `tar` into the directory `path`, which must exist. */
+  extract(target: FilesystemTarget, path: string, tar: AsyncIterable<Uint8Array>, options?: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void>;
+  /** HEAD /containers/{id}/archive: the path's stat (symlinks not followed at the last component). */
+  statPath(target: FilesystemTarget, path: string): Promise<PathStat>;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ContainerResources, ContainerSpec, ProcessSpec } from '../../core/container/container-spec.ts';
 import { ConflictError } from '../../core/errors.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
-import type { Backend, BackendCapabilities, ExitStatus, Task, TaskProcess, TaskProcessInfo, TaskStats } from '../backend.ts';
+import { NotSupportedError, type Backend, type BackendCapabilities, type ExitStatus, type Task, type TaskProcess, type TaskProcessInfo, type TaskStats } from '../backend.ts';
 import type { Cgroup, CgroupManager } from './cgroups/cgroup.ts';
 import { detectCgroupManager } from './cgroups/detect-cgroups.ts';
 import { ContainerProcess } from './container-process.ts';
@@ -50,6 +50,22 @@ export class LinuxNativeBackend implements Backend {
       }
     }
     await rm(join(this.runDir, id), { recursive: true, force: true });
+  }
+
+  async reconnect(): Promise<never> {
+    throw new NotSupportedError('linux-native', 'reconnecting to a detached container', 'not implemented yet');
+  }
+
+  async archive(): Promise<never> {
+    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
+  }
+
+  async extract(): Promise<never> {
+    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
+  }
+
+  async statPath(): Promise<never> {
+    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
   }
 
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {

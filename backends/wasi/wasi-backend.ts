@@ -74,6 +74,22 @@ export class WasiBackend implements Backend {
   /** A module dies with its worker, and its filesystem belongs to the snapshot: nothing to free. */
   async release(): Promise<void> {}
 
+  async reconnect(): Promise<never> {
+    throw new NotSupportedError('wasi', 'reconnecting to a detached container', 'not implemented yet');
+  }
+
+  async archive(): Promise<never> {
+    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  }
+
+  async extract(): Promise<never> {
+    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  }
+
+  async statPath(): Promise<never> {
+    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  }
+
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {
     if (spec.process.terminal) throw new NotSupportedError(BACKEND, 'a terminal (-t)', 'WASI preview1 has no terminal interface');
     if (spec.mounts.length > 0) throw new NotSupportedError(BACKEND, 'mounts', 'volumes and bind mounts are not implemented yet');
