@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the N-API addon, native/berth.<platform>.node, with @napi-rs/cli.
+# Builds the N-API addon, native/berth.<platform>.node, with @napi-rs/cli, and beside it the
+# monitor of detached containers, native/berth-monitor (the same crate's binary target).
 #   native/build.sh             build (cargo rebuilds only what changed)
-#   native/build.sh --if-stale  do nothing, silently, unless a file in native/ is newer than the addon
+#   native/build.sh --if-stale  do nothing, silently, unless a file in native/ is newer than the
+#                               addon or the monitor (or one of them is missing)
 # Where crates.io is unreachable, cargo takes libc from Debian's librust-libc-dev through source
 # replacement; Cargo.lock pins the libc version Debian 12 packages, with crates.io's checksum, so
 # both ways build the same code.
@@ -10,9 +12,11 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'build-native: %s\n' "$*" >&2; }
 
+monitor=native/berth-monitor
 if [ "${1:-}" = --if-stale ]; then
   addon=$(find native -maxdepth 1 -name 'berth.*.node' -print -quit)
-  if [ -n "$addon" ] && [ -z "$(find native -path native/target -prune -o -type f ! -name '*.node' -newer "$addon" -print -quit)" ]; then
+  newer_source() { find native -path native/target -prune -o -type f ! -name '*.node' ! -path "$monitor" -newer "$1" -print -quit; }
+  if [ -n "$addon" ] && [ -x "$monitor" ] && [ -z "$(newer_source "$addon")" ] && [ -z "$(newer_source "$monitor")" ]; then
     exit 0
   fi
 fi
@@ -66,11 +70,21 @@ if ! CARGO_NET_RETRY=0 CARGO_HTTP_TIMEOUT=10 cargo fetch --manifest-path native/
 fi
 
 # Built into a scratch directory and renamed into place: a process that has the old addon loaded
-# keeps its (unlinked) file, where writing over it in place crashes that process.
+# keeps its (unlinked) file, where writing over it in place crashes that process; a running
+# monitor likewise keeps its old executable.
 out=native/target/addon-out
 rm -rf "$out" && mkdir -p "$out"
 # The napi-derive warning is expected: berth declares its N-API bindings by hand (native/src/napi.rs).
+# --lib: the monitor is built below, with its own profile.
 "$napi" build --platform --release --no-js \
   --manifest-path native/Cargo.toml --config-path native/napi.json --output-dir "$out" \
-  -- "${cargo_config[@]}" 2>&1 | sed '/napi-derive. crate is not used/d' >&2
-for built in "$out"/berth.*.node; do mv -f "$built" native/; done
+  -- --lib "${cargo_config[@]}" 2>&1 | sed '/napi-derive. crate is not used/d' >&2
+
+say "building the container monitor (native/berth-monitor)"
+# Linked statically: a dynamically linked one maps all of libc's pages it touches, which more
+# than doubles its memory (RSS) for the container's life.
+cargo rustc --manifest-path native/Cargo.toml --profile monitor --bin berth-monitor "${cargo_config[@]}" \
+  -- -C target-feature=+crt-static
+cp native/target/monitor/berth-monitor "$out/berth-monitor"
+
+for built in "$out"/berth.*.node "$out/berth-monitor"; do mv -f "$built" native/; done

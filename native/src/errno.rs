@@ -1,12 +1,13 @@
 //! Failed system calls as values: the syscall, the path it was given and the errno, with the
 //! errno's symbolic name (what Node's fs errors put in `code`) and its description.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, CStr};
 use std::fmt;
 
 #[derive(Debug)]
 pub struct SysError {
-    pub syscall: &'static str,
+    pub syscall: Cow<'static, str>,
     pub path: String,
     /// What the call was about besides the path (an xattr name), for the message.
     pub subject: Option<String>,
@@ -19,7 +20,7 @@ impl SysError {
         // Read errno before allocating: malloc may change it.
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         SysError {
-            syscall,
+            syscall: syscall.into(),
             path: path.to_string_lossy().into_owned(),
             subject: None,
             errno,

@@ -12,8 +12,11 @@ use crate::container::spec::{
     CgroupPlacement, ExecSpec, ExtraMount, ExtraMountKind, Network, ProcessSpec, Rlimit,
     RootfsMount, SpawnSpec,
 };
+use crate::detach::launch;
+use crate::detach::wire::{Detach, LogFile, Started};
+use crate::error::Error;
 use crate::inode::{self, Timestamp};
-use crate::js::{check, Call, Error, Export};
+use crate::js::{check, Call, Export};
 use crate::js_object::Object;
 use crate::napi::{
     napi_create_int32, napi_create_object, napi_env, napi_set_named_property, napi_value,
@@ -58,6 +61,16 @@ pub static EXPORTS: &[Export] = &[
         call: exec,
     },
     Export {
+        name: c"spawnDetached",
+        params: &["spec", "detach"],
+        call: spawn_detached,
+    },
+    Export {
+        name: c"execDetached",
+        params: &["pid", "spec", "exitPath"],
+        call: exec_detached,
+    },
+    Export {
         name: c"resize",
         params: &["fd", "cols", "rows"],
         call: resize,
@@ -71,6 +84,11 @@ pub static EXPORTS: &[Export] = &[
         name: c"kill",
         params: &["pid", "signal"],
         call: kill,
+    },
+    Export {
+        name: c"mountDetached",
+        params: &["mount"],
+        call: mount_detached,
     },
 ];
 
@@ -118,14 +136,50 @@ fn spawn(call: &Call) -> Result<napi_value, Error> {
 }
 
 fn exec(call: &Call) -> Result<napi_value, Error> {
+    spawned_to_js(call, spawn::exec(&exec_spec(call)?)?)
+}
+
+fn exec_spec(call: &Call) -> Result<ExecSpec, Error> {
     let pid = pid(call)?;
     let spec = call.object(1)?;
-    let spec = ExecSpec {
+    Ok(ExecSpec {
         pid,
         cgroup: cgroup_placement(&spec)?,
         process: process_spec(&spec)?,
+    })
+}
+
+fn spawn_detached(call: &Call) -> Result<napi_value, Error> {
+    let spec = spawn_spec(&call.object(0)?)?;
+    let detach = call.object(1)?;
+    let rotation = detach.opt_object(c"rotation")?.ok_or_else(|| {
+        detach.invalid("detach.rotation", "must be an object, got undefined".into())
+    })?;
+    let log = LogFile {
+        path: detach.string(c"logPath")?,
+        max_size: rotation.limit(c"maxSize")?,
+        max_file: rotation.u32_or(c"maxFile", 1)?,
     };
-    spawned_to_js(call, spawn::exec(&spec)?)
+    let detach = Detach {
+        log: Some(log),
+        exit_path: detach.string(c"exitPath")?,
+    };
+    started_to_js(call, launch::spawn_detached(spec, detach)?)
+}
+
+fn exec_detached(call: &Call) -> Result<napi_value, Error> {
+    let detach = Detach {
+        log: None,
+        exit_path: call.string(2)?,
+    };
+    started_to_js(call, launch::exec_detached(exec_spec(call)?, detach)?)
+}
+
+fn started_to_js(call: &Call, started: Started) -> Result<napi_value, Error> {
+    let result = call.new_object()?;
+    result.set_number(c"pid", started.pid.into())?;
+    result.set_number(c"monitorPid", started.monitor_pid.into())?;
+    Ok(result.value())
 }
 
 fn spawned_to_js(call: &Call, spawned: Spawned) -> Result<napi_value, Error> {
@@ -315,4 +369,18 @@ fn resize(call: &Call) -> Result<napi_value, Error> {
     let rows = call.integer(2, 0, u16::MAX.into())? as u16;
     spawn::resize(fd, cols, rows)?;
     call.undefined()
+}
+
+fn mount_detached(call: &Call) -> Result<napi_value, Error> {
+    let mount = call.object(0)?;
+    let fd = crate::detached_mount::mount_detached(crate::detached_mount::DetachedMount {
+        kind: mount.string(c"type")?,
+        source: mount.string(c"source")?,
+        options: mount.strings(c"options")?,
+        cwd: mount.opt_string(c"cwd")?,
+    })?;
+    let result = call.new_object()?;
+    // JavaScript owns the descriptor from here and closes it (which unmounts).
+    result.set_number(c"fd", OwnedFd::into_raw_fd(fd).into())?;
+    Ok(result.value())
 }

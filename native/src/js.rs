@@ -8,6 +8,7 @@ use std::ptr;
 use std::slice;
 
 use crate::errno::SysError;
+use crate::error::Error;
 use crate::napi::*;
 
 /// The most parameters an exported function may declare.
@@ -22,37 +23,6 @@ pub struct Export {
     /// Parameter names: their count is the exact number of arguments the function takes.
     pub params: &'static [&'static str],
     pub call: fn(&Call) -> Result<napi_value, Error>,
-}
-
-pub enum Error {
-    /// A bad argument: a TypeError, or a RangeError for a number out of range, with the code
-    /// Node's own argument checks use.
-    Arg {
-        range: bool,
-        code: &'static CStr,
-        message: String,
-    },
-    /// A failed system call: an Error like Node's fs errors (code, errno, syscall, path).
-    Sys(SysError),
-    /// A step of starting a container failed in the child, before exec: an Error like `Sys`
-    /// with its own message (Docker's wording for exec) and, for exec, the exit code Docker
-    /// reports (127: not found, 126: not executable).
-    Child {
-        err: SysError,
-        message: String,
-        exit_code: Option<i32>,
-    },
-    /// An N-API call failed; N-API has usually set an exception already.
-    Napi {
-        call: &'static str,
-        status: napi_status,
-    },
-}
-
-impl From<SysError> for Error {
-    fn from(err: SysError) -> Error {
-        Error::Sys(err)
-    }
 }
 
 /// Defines each export as a function property of `exports`.
@@ -174,7 +144,7 @@ impl Call {
         if number.fract() != 0.0 || !(min as f64..=max as f64).contains(&number) {
             return Err(Error::Arg {
                 range: true,
-                code: c"ERR_OUT_OF_RANGE",
+                code: c"ERR_OUT_OF_RANGE".into(),
                 message: format!(
                     "{} must be an integer from {min} to {max}, got {number}",
                     self.describe(index)
@@ -311,7 +281,7 @@ impl Call {
     fn type_error(&self, index: usize, expected: &str, got: &str) -> Error {
         Error::Arg {
             range: false,
-            code: c"ERR_INVALID_ARG_TYPE",
+            code: c"ERR_INVALID_ARG_TYPE".into(),
             message: format!("{} must be {expected}, got {got}", self.describe(index)),
         }
     }
@@ -321,9 +291,9 @@ impl Call {
         Error::Arg {
             range: false,
             code: if argc < params.len() {
-                c"ERR_MISSING_ARGS"
+                c"ERR_MISSING_ARGS".into()
             } else {
-                c"ERR_INVALID_ARG_COUNT"
+                c"ERR_INVALID_ARG_COUNT".into()
             },
             message: format!(
                 "{}({}) takes {} argument{}, got {argc}",
@@ -415,7 +385,7 @@ pub(crate) fn utf8_cstring(
     buf.truncate(written);
     CString::new(buf).map_err(|_| Error::Arg {
         range: false,
-        code: c"ERR_INVALID_ARG_VALUE",
+        code: c"ERR_INVALID_ARG_VALUE".into(),
         message: nul_message(),
     })
 }
@@ -453,6 +423,10 @@ unsafe fn throw(env: napi_env, err: Error) {
             if throw_sys(env, &err, &message, exit_code).is_err() && !exception_pending(env) {
                 napi_throw_error(env, ptr::null(), c_message(&message).as_ptr());
             }
+        }
+        Error::Monitor(message) => {
+            let message = c_message(&message);
+            napi_throw_error(env, c"ERR_BERTH_MONITOR".as_ptr(), message.as_ptr());
         }
         Error::Napi { call, status } => {
             if !exception_pending(env) {

@@ -5,7 +5,8 @@
 use std::ffi::{CStr, CString};
 use std::ptr;
 
-use crate::js::{check, type_name, utf8_cstring, Call, Error};
+use crate::error::Error;
+use crate::js::{check, type_name, utf8_cstring, Call};
 use crate::napi::*;
 
 /// An object read from an argument; `path` names it in error messages (`spec.mounts[2]`).
@@ -91,7 +92,7 @@ impl<'c> Object<'c> {
     pub fn invalid(&self, path: &str, problem: String) -> Error {
         Error::Arg {
             range: false,
-            code: c"ERR_INVALID_ARG_TYPE",
+            code: c"ERR_INVALID_ARG_TYPE".into(),
             message: format!("{}: \"{path}\" {problem}", self.call.function_name()),
         }
     }
@@ -100,7 +101,7 @@ impl<'c> Object<'c> {
     pub fn invalid_value(&self, name: &CStr, problem: String) -> Error {
         Error::Arg {
             range: false,
-            code: c"ERR_INVALID_ARG_VALUE",
+            code: c"ERR_INVALID_ARG_VALUE".into(),
             message: format!(
                 "{}: \"{}\" {problem}",
                 self.call.function_name(),
@@ -287,7 +288,7 @@ impl<'c> Object<'c> {
     fn out_of_range(&self, path: &str, number: f64) -> Error {
         Error::Arg {
             range: true,
-            code: c"ERR_OUT_OF_RANGE",
+            code: c"ERR_OUT_OF_RANGE".into(),
             message: format!(
                 "{}: \"{path}\" is out of range, got {number}",
                 self.call.function_name()

@@ -1,6 +1,7 @@
 //! berth's N-API addon: the Linux system calls the TypeScript side cannot make through node:fs.
-//! And the container runtime: processes in new namespaces on an overlay rootfs (container/);
-//! later cgroups and the process monitor.
+//! And the container runtime: processes in new namespaces on an overlay rootfs (container/),
+//! embedded (children of Node) or detached under a monitor process of their own (detach/; the
+//! monitor binary is src/monitor/, built from the same container modules without N-API).
 //!
 //! Layout: `napi` declares the N-API C functions by hand (no napi crates offline), `js` bridges
 //! them to plain Rust, `exports` lists what JavaScript sees, and one module per concern does the
@@ -10,7 +11,10 @@
 compile_error!("berth's native addon is Linux-only; other systems use the WASI backend");
 
 mod container;
+mod detach;
+mod detached_mount;
 mod errno;
+mod error;
 mod exports;
 mod inode;
 mod js;

@@ -7,7 +7,8 @@ use std::ffi::c_void;
 use std::ptr;
 use std::thread;
 
-use crate::js::{check, string, Call, Error};
+use crate::error::Error;
+use crate::js::{check, string, Call};
 use crate::napi::*;
 
 /// Converts the work's result to the value the promise resolves with.
@@ -76,7 +77,7 @@ pub fn on_thread<T: Send + 'static>(
         unsafe { napi_release_threadsafe_function(raw, NAPI_TSFN_RELEASE) };
         return Err(Error::Arg {
             range: false,
-            code: c"ERR_BERTH_THREAD",
+            code: c"ERR_BERTH_THREAD".into(),
             message: format!("{}: could not start a thread", call.function_name()),
         });
     }

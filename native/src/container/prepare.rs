@@ -13,7 +13,7 @@ use super::mount_options;
 use super::program::*;
 use super::spec::{ExecSpec, ExtraMountKind, Network, ProcessSpec, SpawnSpec};
 use crate::errno::SysError;
-use crate::js::Error;
+use crate::error::Error;
 
 pub enum Op {
     /// PR_SET_PDEATHSIG(SIGKILL): the container dies with the thread that started it.

@@ -11,7 +11,7 @@ use super::capabilities::{self, CapSet};
 use super::prepare::*;
 use super::spec::ProcessSpec;
 use crate::errno::SysError;
-use crate::js::Error;
+use crate::error::Error;
 
 #[derive(Default)]
 pub(super) struct Program {
@@ -102,6 +102,9 @@ impl Program {
         );
         self.push(Op::Setgid(spec.gid), label("setgid", &spec.gid.to_string()));
         self.push(Op::Setuid(spec.uid), label("setuid", &spec.uid.to_string()));
+        // The kernel clears the parent-death signal when the credentials change: set it again,
+        // or a non-root container would outlive its engine (or monitor). runc does the same.
+        self.push(Op::DeathSignal, label("prctl PR_SET_PDEATHSIG", "again after setuid"));
         self.push(Op::Capset(keep), label("capset", ""));
         self.push(
             Op::ClearAmbient,
@@ -242,7 +245,7 @@ pub(super) fn lossy(s: &CStr) -> String {
 pub(super) fn invalid(message: &str) -> Error {
     Error::Arg {
         range: false,
-        code: c"ERR_INVALID_ARG_VALUE",
+        code: c"ERR_INVALID_ARG_VALUE".into(),
         message: format!("spawn: {message}"),
     }
 }

@@ -12,7 +12,7 @@ use super::child::{self, REPORT_SIZE, STEP_EXEC, STEP_STDIO};
 use super::prepare::{prepare, prepare_exec, Prepared};
 use super::spec::{CgroupPlacement, ExecSpec, ProcessSpec, SpawnSpec};
 use crate::errno::{self, SysError};
-use crate::js::Error;
+use crate::error::Error;
 
 pub struct Spawned {
     pub pid: libc::pid_t,
@@ -224,7 +224,7 @@ fn open(path: &CStr, flags: libc::c_int) -> Result<OwnedFd, Error> {
 /// `join cgroup: write pid 1234 to /sys/fs/cgroup/memory/berth/x/cgroup.procs: ENOSPC (...)`.
 fn join_error(pid: libc::pid_t, path: &str, errno: i32) -> Error {
     let err = SysError {
-        syscall: "write",
+        syscall: "write".into(),
         path: path.to_owned(),
         subject: None,
         errno,
@@ -357,7 +357,7 @@ fn clone_blocked(
                 libc::ENOSYS => NO_CLONE3.store(true, Ordering::Relaxed),
                 _ => {
                     return Err(SysError {
-                        syscall: "clone3 into cgroup",
+                        syscall: "clone3 into cgroup".into(),
                         path: String::new(),
                         subject: None,
                         errno: err,
@@ -503,7 +503,7 @@ fn child_error(prepared: &Prepared, step: u32, errno: i32) -> Error {
         };
         return Error::Child {
             err: SysError {
-                syscall: "exec",
+                syscall: "exec".into(),
                 path: program.clone(),
                 subject: None,
                 errno,
@@ -522,7 +522,7 @@ fn child_error(prepared: &Prepared, step: u32, errno: i32) -> Error {
         None => ("start the container", None, String::new()),
     };
     let err = SysError {
-        syscall,
+        syscall: syscall.into(),
         path,
         subject,
         errno,
