@@ -168,4 +168,16 @@ export interface Backend {
   extract(target: FilesystemTarget, path: string, tar: AsyncIterable<Uint8Array>, options?: { noOverwriteDirNonDir?: boolean; copyUIDGID?: boolean }): Promise<void>;
   /** HEAD /containers/{id}/archive: the path's stat (symlinks not followed at the last component). */
   statPath(target: FilesystemTarget, path: string): Promise<PathStat>;
+  /** What `docker info` reports of this backend on this host; a backend without such facts has no `info`. */
+  info?(): Promise<BackendInfo>;
+}
+
+/** Facts of a backend for `docker info` (GET /info), in Docker's field names; each only where it has one. */
+export interface BackendInfo {
+  /** The storage driver: the snapshotter its runtime keeps root filesystems in ("overlayfs"). */
+  Driver?: string;
+  /** "cgroupfs" when it writes the cgroup filesystem itself (no systemd). */
+  CgroupDriver?: string;
+  /** "1" or "2". */
+  CgroupVersion?: string;
 }

@@ -5,6 +5,7 @@ import { LayerReader } from '../core/layer/layer-reader.ts';
 import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
 import { hasCommand, markdownTable, measure, runCommand, type Contender, type Measurement } from './harness.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
+import { DOCKER_LOAD, UMOCI, unpackPeers } from './unpack-peers.ts';
 
 const READ = { highWaterMark: 1024 * 1024 };
 
@@ -14,10 +15,13 @@ function tar(name: string, args: (target: string) => string[], needs?: string): 
 
 export interface UnpackResults {
   description: string;
-  groups: { title: string; results: Measurement[] }[];
+  groups: { title: string; results: Measurement[]; skipped: { name: string; reason: string }[] }[];
 }
 
-/** berth applying a root filesystem layer to disk and to memory, against GNU tar. */
+/**
+ * berth applying a root filesystem layer to disk and to memory, against GNU tar, umoci and
+ * docker load.
+ */
 export async function benchLayerUnpack(work: string, options: { quick?: boolean; runs?: number } = {}): Promise<UnpackResults> {
   const layers = await rootfsLayers(join(work, 'fixtures'), options);
   const runs = options.runs ?? (options.quick ? 1 : 5);
@@ -36,30 +40,55 @@ export async function benchLayerUnpack(work: string, options: { quick?: boolean;
     },
   });
   const scratch = join(work, 'runs');
-  const groups = [
-    {
-      title: 'gzip layer',
-      contenders: [
-        berthDisk(layers.gzip),
-        berthMemory(layers.gzip),
-        tar('tar -xzf', (t) => ['-xzf', layers.gzip, '-C', t]),
-        tar('tar -I pigz -xf', (t) => ['-I', 'pigz', '-xf', layers.gzip, '-C', t], 'pigz'),
-      ],
-    },
-    {
-      title: 'zstd layer',
-      contenders: [berthDisk(layers.zstd), berthMemory(layers.zstd), tar('tar -I zstd -xf', (t) => ['-I', 'zstd', '-xf', layers.zstd, '-C', t], 'zstd')],
-    },
-    {
-      title: 'uncompressed layer',
-      contenders: [berthDisk(layers.tar), berthMemory(layers.tar), tar('tar -xf', (t) => ['-xf', layers.tar, '-C', t])],
-    },
-  ];
-  const out: UnpackResults = { description: layers.description, groups: [] };
-  for (const group of groups) out.groups.push({ title: group.title, results: await measure(scratch, group.contenders, runs) });
-  return out;
+  const peers = await unpackPeers(join(work, 'unpack-peers'), layers);
+  try {
+    const groups = [
+      {
+        title: 'gzip layer',
+        peers: 'gzip' as const,
+        contenders: [
+          berthDisk(layers.gzip),
+          berthMemory(layers.gzip),
+          tar('tar -xzf', (t) => ['-xzf', layers.gzip, '-C', t]),
+          tar('tar -I pigz -xf', (t) => ['-I', 'pigz', '-xf', layers.gzip, '-C', t], 'pigz'),
+        ],
+      },
+      {
+        title: 'zstd layer',
+        peers: 'zstd' as const,
+        contenders: [berthDisk(layers.zstd), berthMemory(layers.zstd), tar('tar -I zstd -xf', (t) => ['-I', 'zstd', '-xf', layers.zstd, '-C', t], 'zstd')],
+      },
+      {
+        title: 'uncompressed layer',
+        peers: 'tar' as const,
+        contenders: [berthDisk(layers.tar), berthMemory(layers.tar), tar('tar -xf', (t) => ['-xf', layers.tar, '-C', t])],
+      },
+    ];
+    const out: UnpackResults = { description: layers.description, groups: [] };
+    for (const group of groups) {
+      out.groups.push({
+        title: group.title,
+        results: await measure(scratch, [...group.contenders, ...peers.contenders[group.peers]], runs),
+        skipped: peers.skipped.filter((s) => s.group === group.peers).map(({ name, reason }) => ({ name, reason })),
+      });
+    }
+    return out;
+  } finally {
+    await peers.close();
+  }
 }
 
 export function unpackReport(results: UnpackResults): string {
-  return [`## Layer unpacking: ${results.description}`, '', ...results.groups.map((g) => `${markdownTable(g.title, g.results, 'berth (disk)')}\n`)].join('\n');
+  return [
+    `## Layer unpacking: ${results.description}`,
+    '',
+    `berth (disk): applyLayerToDirectory into an empty directory; berth (memory): into an in-memory layer. ` +
+      `"${UMOCI}": the whole \`umoci unpack --image <layout>:<tag> <bundle>\` of a one-layer OCI layout, which also writes the bundle's config.json and an mtree manifest of the rootfs. ` +
+      `"${DOCKER_LOAD}": \`docker load -i\` of the image as an archive: the CLI streams it to dockerd, which unpacks the layer into its overlay2 store, checks its diffID and registers the image (docker rmi between runs, outside the timed region). ` +
+      'Every run unpacks into a fresh directory, deleted outside the timed region, then sync.',
+    '',
+    ...results.groups.map((g) =>
+      [markdownTable(g.title, g.results, 'berth (disk)'), ...(g.skipped.length ? ['', ...g.skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`)] : []), ''].join('\n'),
+    ),
+  ].join('\n');
 }

@@ -1,9 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
 import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
 import { Engine } from '../core/engine.ts';
@@ -12,7 +8,9 @@ import { unpackImage } from '../core/snapshot/unpack.ts';
 // The registry the tests use: Debian's docker-registry on a free loopback port. It needs only
 // node built-ins and tar-stream, and the bench bundle is not the library, so it is reused as is.
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
+import { dockerReachable, startDockerd, type Dockerd } from './docker.ts';
 import { hasCommand, markdownTable, measure, runCommand, type Contender, type Measurement } from './harness.ts';
+import { sha256File, writeImageLayout, type ImageLayout } from './image-layout.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 
 /** The issue's target on the 2-core reference machine (docker pull ~6.5 s here). */
@@ -51,7 +49,14 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
   let dockerd: Dockerd | undefined;
   try {
     const ref = `${registry.domain}/${REPOSITORY}:${TAG}`;
-    const layout = await ociLayout(join(dir, 'layout'), layers.gzip, layers.tar);
+    const layout = await writeImageLayout(join(dir, 'layout'), {
+      layer: layers.gzip,
+      tar: layers.tar,
+      mediaType: MediaType.OciLayerGzip,
+      name: `${REPOSITORY}:${TAG}`,
+      config: { Cmd: ['/bin/bash'] },
+      createdBy: 'debootstrap --variant=minbase bookworm',
+    });
     await pushFixture(join(dir, 'source-root'), layout, ref);
     const layerBytes = (await stat(layers.gzip)).size;
 
@@ -99,66 +104,13 @@ async function berthPull(root: string, ref: string, unpack: boolean): Promise<vo
   await unpackImage(engine.images.content, snapshotter, manifest, config);
 }
 
-interface Layout {
-  path: string;
-  layerDigest: string;
-}
-
-/** An OCI image layout of one linux/amd64 image whose only layer is the gzip rootfs layer. */
-async function ociLayout(path: string, gzip: string, tar: string): Promise<Layout> {
-  const blobs = join(path, 'blobs', 'sha256');
-  await mkdir(blobs, { recursive: true });
-  const layerDigest = await sha256File(gzip);
-  const diffId = await sha256File(tar);
-  await copyFile(gzip, join(blobs, layerDigest.slice('sha256:'.length)));
-  const blob = async (data: string) => {
-    const digest = `sha256:${createHash('sha256').update(data).digest('hex')}`;
-    await writeFile(join(blobs, digest.slice('sha256:'.length)), data);
-    return { digest, size: Buffer.byteLength(data) };
-  };
-  const config = await blob(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      created: '2026-01-01T00:00:00Z',
-      config: { Cmd: ['/bin/bash'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-      rootfs: { type: 'layers', diff_ids: [diffId] },
-      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'debootstrap --variant=minbase bookworm' }],
-    }),
-  );
-  const manifest = await blob(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, ...config },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: layerDigest, size: (await stat(gzip)).size }],
-    }),
-  );
-  await writeFile(join(path, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(
-    join(path, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.OciIndex,
-      manifests: [{ mediaType: MediaType.OciManifest, ...manifest, annotations: { 'io.containerd.image.name': `${REPOSITORY}:${TAG}` } }],
-    }),
-  );
-  return { path, layerDigest };
-}
-
 /** Loads the layout into a scratch berth root and pushes it to the registry as `ref`. */
-async function pushFixture(root: string, layout: Layout, ref: string): Promise<void> {
+async function pushFixture(root: string, layout: ImageLayout, ref: string): Promise<void> {
   await using engine = await Engine.open({ root });
   await engine.loadImages(layout.path);
   await engine.tagImage(`${REPOSITORY}:${TAG}`, ref);
   await engine.pushImage(ref, { credentials: async () => undefined });
   await rm(root, { recursive: true, force: true });
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
 }
 
 async function download(registry: TestRegistry, digest: string): Promise<void> {
@@ -178,11 +130,6 @@ async function writeAndSync(source: string, target: string): Promise<void> {
   }
 }
 
-interface Dockerd {
-  host: string;
-  stop(): Promise<void>;
-}
-
 /**
  * `docker pull` through a reachable dockerd, or one started here with private data and exec
  * roots (and stopped at the end); docker rmi between runs, outside the timed region.
@@ -191,10 +138,10 @@ async function dockerContender(dir: string, registry: TestRegistry, ref: string)
   if (!hasCommand('docker')) return { reason: 'docker is not installed' };
   let dockerd: Dockerd | undefined;
   let host: string | undefined;
-  if (!dockerReachable(undefined)) {
+  if (!dockerReachable()) {
     if (!hasCommand('dockerd') || process.getuid?.() !== 0) return { reason: 'no dockerd is reachable and none can be started here (needs dockerd and root)' };
     try {
-      dockerd = await startDockerd(dir, registry.domain);
+      dockerd = await startDockerd(dir, ['--insecure-registry', registry.domain]);
     } catch (err) {
       return { reason: `dockerd did not start: ${(err as Error).message}` };
     }
@@ -209,55 +156,6 @@ async function dockerContender(dir: string, registry: TestRegistry, ref: string)
   // A docker that already holds the image would not download it.
   await runCommand('docker', args(['rmi', ref])).catch(() => undefined);
   return { contender, dockerd };
-}
-
-function dockerReachable(host: string | undefined): boolean {
-  try {
-    execFileSync('docker', [...(host ? ['-H', host] : []), 'version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function startDockerd(dir: string, registryDomain: string): Promise<Dockerd> {
-  await mkdir(dir, { recursive: true });
-  const host = `unix://${join(dir, 'docker.sock')}`;
-  const child: ChildProcess = spawn(
-    'dockerd',
-    [
-      '--iptables=false',
-      '--bridge=none',
-      '--insecure-registry',
-      registryDomain,
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'dockerd.pid'),
-      '--host',
-      host,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`dockerd exited with ${child.exitCode}: ${stderr.trim()}`);
-    if (dockerReachable(host)) return { host, stop };
-    await sleep(100);
-  }
-  await stop();
-  throw new Error(`dockerd did not answer within 30 s: ${stderr.trim()}`);
 }
 
 /** The markdown report: the target, the pull table with ratios to berth, and berth's parts. */

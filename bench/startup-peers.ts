@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../backends/linux-native/container-process.ts';
+import { dockerUnavailable } from './docker.ts';
 import { hasCommand, runCommand } from './harness.ts';
 
 /** The memory limit every contender that can set one runs with (berth, crun, runc, docker). */
@@ -186,12 +187,8 @@ async function dockerPeer(rootfs: string, options: { quick: boolean }): Promise<
   const name = 'docker run --rm';
   const skip = (skipped: string): StartupPeer => ({ name, skipped, run: async () => undefined });
   if (options.quick) return skip('not in quick mode (a run takes ~0.35 s)');
-  if (!hasCommand('docker')) return skip('docker is not installed');
-  try {
-    execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 });
-  } catch {
-    return skip('no dockerd is reachable (start one with `dockerd --iptables=false &` to include it)');
-  }
+  const unavailable = dockerUnavailable();
+  if (unavailable) return skip(unavailable);
   try {
     execFileSync('sh', ['-c', `tar -C '${rootfs}' -c . | docker import - ${DOCKER_IMAGE}`], { stdio: 'ignore' });
   } catch (err) {

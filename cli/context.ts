@@ -1,13 +1,15 @@
-import { Engine } from '../core/engine.ts';
+import { Engine, type EngineOptions } from '../core/engine.ts';
 import { BerthError, NotFoundError } from '../core/errors.ts';
 
 /** What every command needs: the engine (opened on first use) and Docker-style error output. */
 export class CliContext {
   private engine?: Promise<Engine>;
   root?: string;
+  /** `--backend`; Engine.open checks the name. */
+  backend?: string;
 
   open(): Promise<Engine> {
-    this.engine ??= Engine.open({ root: this.root });
+    this.engine ??= Engine.open({ root: this.root, ...(this.backend ? { backend: this.backend as EngineOptions['backend'] } : {}) });
     return this.engine;
   }
 

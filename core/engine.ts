@@ -8,10 +8,14 @@ import { FsContentStore } from './content/fs-content-store.ts';
 import { FsLeaseStore, MemoryLeaseStore, type LeaseStore } from './content/leases.ts';
 import { MemoryContentStore } from './content/memory-content-store.ts';
 import { ContainerManager, type LiveContainer, type WaitResult } from './container/lifecycle/container-manager.ts';
-import { registeredRuntimes, type ContainerRuntime } from './container/runtime-registry.ts';
+import { RuntimeSet } from './container/runtime-set.ts';
 import { ContainerStore } from './container/container-store.ts';
 import { containerLogs, containerStats, containerTop, type ContainerStats, type LogLine, type LogsOptions, type TopResult } from './container/lifecycle/container-io.ts';
 import type { ContainerFilters, ContainerInspect, ContainerSummary } from './container/container-views.ts';
+import { commitContainer, type CommitOptions } from './container/commit-container.ts';
+import { archiveContainerPath, extractToContainer, statContainerPath } from './container/cp/container-archive.ts';
+import type { ExtractOptions } from './container/cp/extract-archive.ts';
+import type { PathStat } from '../backends/backend.ts';
 import type { CreateContainerOptions } from './container/create.ts';
 import { execInContainer, type ExecOptions, type ExecProcess } from './container/lifecycle/exec.ts';
 import { BerthError, InvalidArgumentError } from './errors.ts';
@@ -23,13 +27,20 @@ import { imageInspect, imageSummary, type ImageInspect, type ImageSummary } from
 import { hostPlatform, WASI_PLATFORM, type PlatformSpec } from './image/platform.ts';
 import { FsStateFile } from './metadata/fs-state-file.ts';
 import { MemoryStateFile, type StateFile } from './metadata/state-file.ts';
-import { parseReference } from './reference.ts';
+import { familiarName, familiarString, parseReference, withDefaultTag } from './reference.ts';
 import { dockerConfigCredentials, type Credentials } from './registry/docker-config.ts';
 import { login, logout, type LoginOptions, type LogoutResult } from './registry/login.ts';
 import { pullImage, type PullOptions, type PullResult } from './registry/pull.ts';
 import { pushImage, type PushOptions, type PushResult } from './registry/push.ts';
 import { RegistryClient, type RegistryClientOptions } from './registry/registry-client.ts';
 import { RegistryRepository } from './registry/registry-repository.ts';
+import { systemDiskUsage, type DiskUsage } from './system/system-df.ts';
+import { systemInfo, type SystemInfo } from './system/system-info.ts';
+import { systemPrune, type SystemPruneOptions, type SystemPruneReport } from './system/system-prune.ts';
+import { volumeUsers } from './volume/container-volumes.ts';
+import type { VolumeFilters } from './volume/volume-filters.ts';
+import { VolumeStore, type CreateVolumeOptions } from './volume/volume-store.ts';
+import type { VolumeInspect } from './volume/volume-views.ts';
 
 export interface EngineOptions {
   /** Where berth keeps its state; see `defaultRoot()`. Ignored with `memory: true`. */
@@ -39,9 +50,11 @@ export interface EngineOptions {
   /** Platforms to prefer when an image is an index, best first. Default: the host's, then WASI. */
   platforms?: PlatformSpec[];
   /**
-   * What runs containers. `auto` (default): linux-native where its addon loads (Linux), found
-   * at the first container operation so that image commands never pay for it; `linux-native`:
-   * that backend, opened now (fails at once when it cannot run); `wasi`: not yet (issue 6).
+   * What runs containers. `auto` (default): for each container, the first registered runtime
+   * that runs its image's platform and can run here (linux-native for linux images where its
+   * addon loads; wasi for wasi/wasm images, and where nothing else runs), opened at the first
+   * container operation so that image commands never pay for it. A runtime's name: only that
+   * one, opened now (fails at once when it cannot run here).
    */
   backend?: 'auto' | 'linux-native' | 'wasi';
 }
@@ -50,6 +63,11 @@ export interface EngineOptions {
 export interface RunContainerOptions extends CreateContainerOptions {
   /** Give the container's init a stdin pipe (`-i`); implies openStdin. */
   stdin?: boolean;
+  /**
+   * `docker run -d`: the container runs under its monitor and outlives this process (a
+   * backend that cannot detach refuses at once). Its output is in its log only.
+   */
+  detach?: boolean;
 }
 
 /** A started container (`engine.runContainer`): its output as it comes, its exit, and `await using` removal. */
@@ -78,30 +96,32 @@ export function defaultRoot(): string {
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'berth');
 }
 
-const WASI_LATER = 'the WASI engine lands with issue 6: on this machine berth cannot run containers yet';
-
 /** berth's public facade: images, registries and containers. */
 export class Engine implements AsyncDisposable {
-  private runtime?: Promise<ContainerRuntime>;
   private reconciled?: Promise<void>;
   private readonly manager: ContainerManager;
   private readonly eventLog?: EventLog;
+  /** Named volumes under the root; an in-memory engine has none. */
+  private readonly volumeStore?: VolumeStore;
 
   private constructor(
     /** The state directory, or undefined for an in-memory engine. */
     readonly root: string | undefined,
     readonly images: ImageStore,
-    /** `auto`, or the name of a registered runtime. */
-    private readonly backendChoice: string,
+    private readonly runtimes: RuntimeSet,
   ) {
     this.eventLog = root ? new EventLog(join(root, 'events.log')) : undefined;
-    this.manager = new ContainerManager(new ContainerStore(root ? join(root, 'containers') : undefined), images, () => this.containerRuntime(), this.eventLog);
+    const containerStore = new ContainerStore(root ? join(root, 'containers') : undefined);
+    this.volumeStore = root ? new VolumeStore(join(root, 'volumes'), () => volumeUsers(containerStore), this.eventLog) : undefined;
+    this.manager = new ContainerManager(containerStore, images, runtimes, this.eventLog, this.volumeStore);
     // Docker's rmi conflicts: an image is in use while a container (running or not) was made from it.
     images.setImageUsers((id) => this.manager.imageUsers(id));
   }
 
   static async open(options: EngineOptions = {}): Promise<Engine> {
-    const platforms = options.platforms ?? [hostPlatform(), WASI_PLATFORM];
+    const backend = options.backend ?? 'auto';
+    // A chosen backend prefers its own platform in an index (the WASI build of a multi-platform image).
+    const platforms = options.platforms ?? (backend === 'wasi' ? [WASI_PLATFORM, hostPlatform()] : [hostPlatform(), WASI_PLATFORM]);
     let content: ContentStore;
     let leases: LeaseStore;
     let table: StateFile<ImageTable>;
@@ -117,47 +137,15 @@ export class Engine implements AsyncDisposable {
       leases = await FsLeaseStore.open(contentRoot);
       table = new FsStateFile(join(root, 'images.json'), emptyImageTable);
     }
-    const backend = options.backend ?? 'auto';
-    if (backend === 'wasi') throw new BerthError('BACKEND_UNAVAILABLE', `backend "wasi": ${WASI_LATER}`);
-    if (backend !== 'auto' && backend !== 'linux-native') throw new InvalidArgumentError(`unknown backend "${backend as string}": use auto, linux-native or wasi`);
-    const engine = new Engine(root, new ImageStore(content, leases, table, platforms), backend);
-    if (backend !== 'auto') await engine.containerRuntime();
-    return engine;
+    if (backend !== 'auto' && backend !== 'linux-native' && backend !== 'wasi') throw new InvalidArgumentError(`unknown backend "${backend as string}": use auto, linux-native or wasi`);
+    const runtimes = new RuntimeSet(root, backend);
+    if (backend !== 'auto') await runtimes.preferred();
+    return new Engine(root, new ImageStore(content, leases, table, platforms), runtimes);
   }
 
-  /**
-   * The snapshotter and backend containers run on, opened once. With `auto`, a machine where
-   * the native backend cannot run gets an error saying why, at the first container operation.
-   */
-  private containerRuntime(): Promise<ContainerRuntime> {
-    this.runtime ??= (async () => {
-      const root = this.root;
-      if (!root) throw new BerthError('BACKEND_UNAVAILABLE', `an in-memory engine cannot run containers yet (${WASI_LATER}); open the engine with a root`);
-      const auto = this.backendChoice === 'auto';
-      const candidates = registeredRuntimes().filter((r) => auto || r.name === this.backendChoice);
-      if (candidates.length === 0) {
-        throw new BerthError('BACKEND_UNAVAILABLE', `no "${this.backendChoice}" runtime is registered: import berth's package entry (index.ts), which registers them, rather than core/ alone`);
-      }
-      const reasons: string[] = [];
-      for (const runtime of candidates) {
-        try {
-          return await runtime.open(root);
-        } catch (err) {
-          if (!auto) throw err;
-          reasons.push(`${runtime.name}: ${(err as Error).message}`);
-        }
-      }
-      throw new BerthError('BACKEND_UNAVAILABLE', `${reasons.join('; ')}; and ${WASI_LATER}`);
-    })();
-    this.runtime.catch(() => {
-      this.runtime = undefined;
-    });
-    return this.runtime;
-  }
-
-  /** The backend containers run on ("linux-native"); opens it if need be. */
+  /** The backend containers run on unless their image needs another ("linux-native"); opens it if need be. */
   async backendName(): Promise<string> {
-    return (await this.containerRuntime()).backend.name;
+    return (await this.runtimes.preferred()).name;
   }
 
   /** The container manager once containers whose engine process has gone are marked exited. */
@@ -169,13 +157,17 @@ export class Engine implements AsyncDisposable {
     return this.reconciled.then(() => this.manager);
   }
 
-  loadImages(source: ArchiveSource): Promise<LoadedImage[]> {
-    return loadArchive(this.images, source);
+  async loadImages(source: ArchiveSource): Promise<LoadedImage[]> {
+    const loaded = await loadArchive(this.images, source);
+    for (const image of loaded) await this.imageEvent('load', image.id, image.id);
+    return loaded;
   }
 
   /** Saves images to a file or directory (`output`), or returns the tar stream when no output is given. */
   async saveImages(refs: readonly string[], output?: string, options: SaveOptions = {}): Promise<AsyncIterable<Uint8Array> | undefined> {
     const plan = await planSave(this.images, refs);
+    const table = await this.images.read();
+    for (const id of new Set(refs.map((ref) => lookupImage(table, ref).id))) await this.imageEvent('save', id, id);
     if (output === undefined) return saveArchive(this.images, plan);
     if (options.format === 'oci-dir') await saveOciLayout(this.images, plan, output);
     else await saveArchiveToFile(this.images, plan, output);
@@ -196,29 +188,64 @@ export class Engine implements AsyncDisposable {
     return imageInspect(table, record, config);
   }
 
-  tagImage(source: string, target: string): Promise<void> {
-    return this.images.tag(source, target);
+  async tagImage(source: string, target: string): Promise<void> {
+    await this.images.tag(source, target);
+    await this.imageEvent('tag', (await this.images.get(target)).id, familiarString(withDefaultTag(parseReference(target))));
   }
 
-  removeImage(refOrId: string, options: { force?: boolean } = {}): Promise<DeleteRecord[]> {
-    return this.images.remove(refOrId, options);
+  async removeImage(refOrId: string, options: { force?: boolean } = {}): Promise<DeleteRecord[]> {
+    const before = await this.images.read();
+    const records = await this.images.remove(refOrId, options);
+    await this.deleteEvents(before, records);
+    return records;
   }
 
-  pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
-    return this.images.prune(options);
+  async pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
+    const before = await this.images.read();
+    const result = await this.images.prune(options);
+    await this.deleteEvents(before, result.records);
+    return result;
+  }
+
+  /** Docker's untag and delete events (moby's ImageDelete names the image by its ID in both). */
+  private async deleteEvents(before: ImageTable, records: readonly DeleteRecord[]): Promise<void> {
+    for (const record of records) {
+      if ('deleted' in record) {
+        await this.imageEvent('delete', record.deleted, record.deleted);
+        continue;
+      }
+      let id: string;
+      try {
+        id = lookupImage(before, record.untagged).id;
+      } catch {
+        continue;
+      }
+      await this.imageEvent('untag', id, id);
+    }
+  }
+
+  /** Docker's image events: the actor is the image ID (or, for pull and push, the reference), `name` its attribute. */
+  private async imageEvent(action: string, id: string, name: string): Promise<void> {
+    await this.eventLog?.emit('image', action, id, { name });
   }
 
   /**
    * `docker pull`. Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG) unless
    * `options.credentials` says otherwise; progress per blob goes to `options.onProgress`.
    */
-  pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
-    return pullImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+  async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
+    const result = await pullImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+    const parsed = parseReference(result.reference);
+    await this.imageEvent('pull', familiarString(parsed), familiarName(parsed));
+    return result;
   }
 
   /** `docker push` of a local image to the registry its name says. */
-  pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
-    return pushImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+  async pushImage(ref: string, options: PushOptions = {}): Promise<PushResult> {
+    const result = await pushImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+    const parsed = parseReference(result.reference);
+    await this.imageEvent('push', familiarString(parsed), familiarName(parsed));
+    return result;
   }
 
   /**
@@ -253,8 +280,9 @@ export class Engine implements AsyncDisposable {
     return { Id: record.Id, Warnings: [] };
   }
 
-  async startContainer(idOrName: string): Promise<void> {
-    await (await this.containers()).start(idOrName);
+  /** `docker start`; with `detach` the container outlives this process (as the CLI starts it), else it is embedded. */
+  async startContainer(idOrName: string, options: { detach?: boolean } = {}): Promise<void> {
+    await (await this.containers()).start(idOrName, options);
   }
 
   /** `docker run`: create and start, attached to the init's output; `await using` removes the container. */
@@ -263,7 +291,7 @@ export class Engine implements AsyncDisposable {
     const record = await manager.create({ ...options, ...(options.stdin ? { openStdin: true } : {}) });
     let live;
     try {
-      live = await manager.start(record.Id, { attach: true });
+      live = await manager.start(record.Id, options.detach ? { detach: true } : { attach: true });
     } catch (err) {
       if (options.autoRemove) await manager.remove(record.Id, { force: true }).catch(() => undefined);
       throw err;
@@ -292,7 +320,8 @@ export class Engine implements AsyncDisposable {
     await (await this.containers()).kill(idOrName, signal);
   }
 
-  async restartContainer(idOrName: string, options: { timeout?: number } = {}): Promise<void> {
+  /** `docker restart`; with `detach` it runs on under its monitor, as the CLI restarts it. */
+  async restartContainer(idOrName: string, options: { timeout?: number; detach?: boolean } = {}): Promise<void> {
     await (await this.containers()).restart(idOrName, options);
   }
 
@@ -304,7 +333,7 @@ export class Engine implements AsyncDisposable {
     await (await this.containers()).unpause(idOrName);
   }
 
-  /** `docker rm`; `volumes` is accepted for Docker's API and has nothing to remove until volumes exist. */
+  /** `docker rm`; `volumes` (`-v`) also removes the anonymous volumes made for it (named ones stay). */
   async removeContainer(idOrName: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     await (await this.containers()).remove(idOrName, options);
   }
@@ -327,8 +356,7 @@ export class Engine implements AsyncDisposable {
   }
 
   async execContainer(idOrName: string, options: ExecOptions): Promise<ExecProcess> {
-    const manager = await this.containers();
-    return execInContainer(manager, await this.containerRuntime(), idOrName, options);
+    return execInContainer(await this.containers(), idOrName, options);
   }
 
   async topContainer(idOrName: string): Promise<TopResult> {
@@ -344,14 +372,84 @@ export class Engine implements AsyncDisposable {
     await (await this.containers()).rename(idOrName, newName);
   }
 
+  /** `docker volume create` (local driver): an existing volume of that name is returned as it is. */
+  async createVolume(options: CreateVolumeOptions = {}): Promise<VolumeInspect> {
+    return this.volumes().create(options);
+  }
+
+  /** `docker volume ls`: Docker's filters (dangling, name, driver, label); ordered by name. */
+  async listVolumes(options: { filters?: VolumeFilters } = {}): Promise<VolumeInspect[]> {
+    return this.volumes().list(options.filters);
+  }
+
+  async inspectVolume(name: string): Promise<VolumeInspect> {
+    return this.volumes().inspect(name);
+  }
+
+  /** `docker volume rm`: refused while a container uses it; `force` ignores a missing volume. */
+  async removeVolume(name: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.volumes().remove(name, options);
+  }
+
+  /** `docker volume prune` (Docker 23+): unused anonymous volumes; `all`, every unused one. */
+  async pruneVolumes(options: { all?: boolean; filters?: VolumeFilters } = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
+    const filters = { ...options.filters, ...(options.all ? { all: ['true'] } : {}) };
+    return this.volumes().prune(filters);
+  }
+
+  private volumes(): VolumeStore {
+    if (!this.volumeStore) throw new BerthError('UNSUPPORTED', 'an in-memory engine keeps no volumes: open the engine with a root to use volumes');
+    return this.volumeStore;
+  }
+
   async pruneContainers(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     return (await this.containers()).prune();
+  }
+
+  /**
+   * `docker cp` out of a container (GET /containers/{id}/archive), running or not: the path's
+   * stat and a tar of it, its top-level member named as the path's last component (a symlink as
+   * itself unless the path ends in `/` or `/.`; `/.` names the directory's contents).
+   */
+  async archiveContainerPath(idOrName: string, path: string): Promise<{ stat: PathStat; tar: AsyncIterable<Uint8Array> }> {
+    return archiveContainerPath(await this.containers(), idOrName, path);
+  }
+
+  /** HEAD /containers/{id}/archive: the path's stat, a final symlink not followed (its resolved target in `linkTarget`). */
+  async statContainerPath(idOrName: string, path: string): Promise<PathStat> {
+    return statContainerPath(await this.containers(), idOrName, path);
+  }
+
+  /** `docker cp` into a container (PUT /containers/{id}/archive): extracts a tar into the existing directory `path`. */
+  async extractToContainer(idOrName: string, path: string, tar: AsyncIterable<Uint8Array>, options: ExtractOptions = {}): Promise<void> {
+    await extractToContainer(await this.containers(), idOrName, path, tar, options);
+  }
+
+  /** `docker commit`: the container's changes as a new image; returns its ID. */
+  async commitContainer(idOrName: string, options: CommitOptions = {}): Promise<{ Id: string }> {
+    return commitContainer(await this.containers(), this.images, idOrName, options);
   }
 
   /** Docker's events, persisted under the root: past ones from `since`, then new ones. */
   events(query: EventQuery = {}): AsyncIterable<BerthEvent> {
     if (!this.eventLog) throw new BerthError('UNSUPPORTED', 'an in-memory engine keeps no events');
     return this.eventLog.events(query);
+  }
+
+  /** `docker system df` (GET /system/df): what images, containers and volumes take on disk. */
+  async systemDf(): Promise<DiskUsage> {
+    return systemDiskUsage({ images: this.images, manager: await this.containers(), volumes: this.volumeStore });
+  }
+
+  /** `docker system prune`: stopped containers, then (with `volumes`) unused anonymous volumes, then dangling or (`all`) unused images. */
+  async systemPrune(options: SystemPruneOptions = {}): Promise<SystemPruneReport> {
+    const pruneVolumes = this.volumeStore ? (filters: VolumeFilters) => this.pruneVolumes({ filters }) : undefined;
+    return systemPrune({ manager: await this.containers(), images: this.images, ...(pruneVolumes ? { pruneVolumes } : {}) }, options);
+  }
+
+  /** `docker info` (GET /info): the fields berth can fill. */
+  async info(): Promise<SystemInfo> {
+    return systemInfo({ root: this.root, images: this.images, manager: await this.containers(), runtimes: this.runtimes });
   }
 
   /** Kills the containers this engine runs (embedded: they would die with the process) and records their exits. */

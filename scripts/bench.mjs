@@ -11,7 +11,8 @@ rmSync(dir, { recursive: true, force: true });
 mkdirSync(join(dir, 'native'), { recursive: true });
 writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
 for (const name of existsSync('native') ? readdirSync('native') : []) {
-  if (name.endsWith('.node')) copyFileSync(join('native', name), join(dir, 'native', name));
+  // The addon, and the monitor of detached containers, which the addon finds beside itself.
+  if (name.endsWith('.node') || name === 'berth-monitor') copyFileSync(join('native', name), join(dir, 'native', name));
 }
 
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { benchLayerUnpack, unpackReport } from '../bench/layer-unpack.ts';
+import { BERTH_DETACHED, BERTH_EMBEDDED, DOCKER_RUN, benchMemory, memoryReport } from '../bench/memory.ts';
 import { BERTH_PULL, BERTH_PULL_UNPACK, benchPull, pullReport } from '../bench/pull.ts';
 import { BERTH, BERTH_LIFECYCLE, benchStartup, startupReport, startupSvg } from '../bench/startup.ts';
 import { tempDir } from './helpers/tar.ts';
@@ -41,6 +42,28 @@ describe('benchmarks, quick', () => {
       const svg = startupSvg(results);
       expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
       for (const r of [...native.latency, ...wasi.groups.flatMap((g) => g.results)]) expect(svg).toContain(`>${r.name}</text>`);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('memory per container measures berth embedded and detached and docker, or says why one is skipped', async () => {
+    const dir = await tempDir('berth-bench-');
+    try {
+      const results = await benchMemory(dir.path, { quick: true });
+      expect(results.containers).toBe(3);
+      const names = [...results.rows.map((r) => r.name), ...results.skipped.map((s) => s.name)];
+      expect(names.sort()).toEqual([BERTH_DETACHED, BERTH_EMBEDDED, DOCKER_RUN].sort());
+      expect(results.rows.map((r) => r.name)).toContain(BERTH_EMBEDDED);
+      for (const r of results.rows) {
+        expect(r.containers).toBe(3);
+        expect(r.containerEach.rssKiB).toBeGreaterThan(0);
+        expect(r.containerEach.pssKiB).toBeGreaterThan(0);
+      }
+      for (const s of results.skipped) expect(s.reason).not.toBe('');
+      const report = memoryReport(results);
+      expect(report).toMatch(/\| berth \(embedded\) \| 3 \| growth of the engine process \(Node\) \| -?\d+ \| \d+ \| -?\d+ \| (1\.00)? \|/);
+      expect(report).toContain('### PSS (KiB)');
     } finally {
       await dir.cleanup();
     }

@@ -294,16 +294,29 @@ describe('containers through the Engine', () => {
     const script = `
       const { Engine } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
       const engine = await Engine.open({ root: ${JSON.stringify(root)} });
-      const { Id } = await engine.createContainer({ image: 'busybox', name: 'orphan', cmd: ['sh', '-c', 'echo before; sleep 100'] });
+      const { Id } = await engine.createContainer({ image: 'busybox', name: 'orphan', user: 'app', cmd: ['sh', '-c', 'echo before; sleep 100'] });
       await engine.startContainer(Id);
       console.log(Id);
       setInterval(() => {}, 1000);
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [id] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    expect((await engine.inspectContainer(id)).State).toMatchObject({ Status: 'running', Running: true });
+    const { State } = await engine.inspectContainer(id);
+    expect(State).toMatchObject({ Status: 'running', Running: true });
     child.kill('SIGKILL');
     await once(child, 'exit');
+    // It died with its engine, although it runs as a user (the kernel clears the parent-death signal at setuid).
+    const { readFileSync } = await import('node:fs');
+    const ended = () => {
+      try {
+        const stat = readFileSync(`/proc/${State.Pid}/stat`, 'latin1');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 100 && !ended(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ended()).toBe(true);
     const reopened = await Engine.open({ root });
     const info = await reopened.inspectContainer('orphan');
     expect(info.State).toMatchObject({ Status: 'exited', Running: false, ExitCode: 137 });
@@ -318,16 +331,13 @@ describe('containers through the Engine', () => {
     }
   });
 
-  it('restarts a running container; says why containers cannot run elsewhere', async () => {
+  it('restarts a running container', async () => {
     await using c = await engine.runContainer({ image: 'busybox', cmd: ['sleep', '100'] });
     const before = (await engine.inspectContainer(c.id)).State.Pid;
     await engine.restartContainer(c.id, { timeout: 0 });
     const after = await engine.inspectContainer(c.id);
     expect(after.State).toMatchObject({ Status: 'running', Running: true });
     expect(after.State.Pid).not.toBe(before);
-    await expect(Engine.open({ root, backend: 'wasi' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('issue 6') });
-    const memory = await Engine.open({ memory: true });
-    await expect(memory.createContainer({ image: 'busybox' })).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
   });
 
   it('emits Docker-shaped events in order', async () => {

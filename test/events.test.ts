@@ -58,3 +58,32 @@ describe('events', () => {
     controller.abort();
   });
 });
+
+describe('image events from the engine', () => {
+  it('load, tag, save, untag and delete, named as Docker names them', async () => {
+    const { Engine } = await import('../core/engine.ts');
+    const { busyboxArchive } = await import('./helpers/busybox-archive.ts');
+    const { chunksOf } = await import('./helpers/tar.ts');
+    const dir = await tempDir();
+    cleanups.push(dir.cleanup);
+    const engine = await Engine.open({ root: dir.path });
+    const since = Math.floor(Date.now() / 1000);
+    const [loaded] = await engine.loadImages(chunksOf(await busyboxArchive()));
+    const id = loaded!.id;
+    await engine.tagImage('busybox', 'mine:1');
+    const saved = await engine.saveImages(['mine:1']);
+    for await (const _ of saved!) void _;
+    await engine.removeImage('mine:1');
+    await engine.removeImage('busybox');
+    const events = await take(engine.events({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { type: ['image'] } }));
+    expect(events.map((e) => [e.Action, e.Actor.ID, e.Actor.Attributes.name])).toEqual([
+      ['load', id, id],
+      ['tag', id, 'mine:1'],
+      ['save', id, id],
+      ['untag', id, id],
+      ['untag', id, id],
+      ['delete', id, id],
+    ]);
+    expect(events[1]).toMatchObject({ Type: 'image', status: 'tag', id, scope: 'local' });
+  });
+});

@@ -83,11 +83,62 @@ function terminalSize(option: TerminalOption | undefined): { terminal: { cols: n
   return { terminal: option === true ? { cols: 80, rows: 24 } : option };
 }
 
-/** What execs into a container start from: its init's pid and process spec, and its cgroup. */
-interface Container {
-  init: ContainerProcess;
+/**
+ * What execs into a container start from: its init (whose namespaces they join), the init's
+ * process spec and the container's cgroup. The init is a child of this process or of a monitor.
+ */
+export interface ExecTarget {
+  init: { readonly pid: number; readonly running: boolean };
   process: NativeProcessSpec;
   cgroup?: Cgroup;
+}
+
+/** The addon's spec of a container's init: `spec` with Docker's defaults for what it leaves out. */
+export function nativeSpawnSpec(spec: ContainerProcessSpec): NativeSpawnSpec {
+  const { stdin, stdout, stderr, capabilities, env, cgroup, terminal, ...rest } = spec;
+  return {
+    ...rest,
+    ...terminalSize(terminal),
+    env: env ?? [],
+    capabilities: [...(capabilities ?? DEFAULT_CAPABILITIES)],
+    maskedPaths: spec.maskedPaths ?? [...DEFAULT_MASKED_PATHS],
+    readonlyPaths: spec.readonlyPaths ?? [...DEFAULT_READONLY_PATHS],
+    stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
+    ...(cgroup ? { cgroup: cgroup.placement } : {}),
+  };
+}
+
+/** The init's own process spec, which execs start from. */
+export function initProcessSpec(native: NativeSpawnSpec): NativeProcessSpec {
+  return {
+    args: native.args,
+    env: native.env,
+    capabilities: native.capabilities,
+    ...(native.cwd !== undefined ? { cwd: native.cwd } : {}),
+    ...(native.user ? { user: native.user } : {}),
+    ...(native.rlimits ? { rlimits: native.rlimits } : {}),
+  };
+}
+
+/**
+ * The addon's spec of an exec into `target`: the init's env (overridden name by name by
+ * `spec.env`), cwd, user, capabilities and rlimits unless `spec` gives them, and its cgroup.
+ * Fails at once when the init has ended.
+ */
+export function nativeExecSpec(target: ExecTarget, spec: ExecSpec): NativeProcessSpec {
+  const { init, process, cgroup } = target;
+  if (!init.running) throw new ConflictError(`container process ${init.pid} is not running`);
+  const { stdin, stdout, stderr, capabilities, env, args, terminal, ...rest } = spec;
+  return {
+    ...process,
+    ...rest,
+    ...terminalSize(terminal),
+    args,
+    env: mergeEnv(process.env, env ?? []),
+    capabilities: [...(capabilities ?? process.capabilities)],
+    stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
+    ...(cgroup ? { cgroup: cgroup.placement } : {}),
+  };
 }
 
 /** How the process ended; killed by a signal: Docker's exit code 128 + its number. */
@@ -112,12 +163,12 @@ export class ContainerProcess implements AsyncDisposable {
   private readonly terminalFd?: number;
   private readonly exit: Promise<ProcessExit>;
   private exited = false;
-  private readonly container: Container;
+  private readonly container: ExecTarget;
 
   private constructor(
     private readonly addon: NativeAddon,
     spawned: ReturnType<NativeAddon['spawn']>,
-    container: Omit<Container, 'init'> | Container,
+    container: Omit<ExecTarget, 'init'> | ExecTarget,
   ) {
     this.pid = spawned.pid;
     this.container = 'init' in container ? container : { ...container, init: this };
@@ -138,26 +189,14 @@ export class ContainerProcess implements AsyncDisposable {
 
   /** Starts the process; fails with the addon's error naming the step that failed. */
   static spawn(spec: ContainerProcessSpec, addon: NativeAddon = loadNativeAddon()): ContainerProcess {
-    const { stdin, stdout, stderr, capabilities, env, cgroup, terminal, ...rest } = spec;
-    const native: NativeSpawnSpec = {
-      ...rest,
-      ...terminalSize(terminal),
-      env: env ?? [],
-      capabilities: [...(capabilities ?? DEFAULT_CAPABILITIES)],
-      maskedPaths: spec.maskedPaths ?? [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: spec.readonlyPaths ?? [...DEFAULT_READONLY_PATHS],
-      stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
-      ...(cgroup ? { cgroup: cgroup.placement } : {}),
-    };
-    const process: NativeProcessSpec = {
-      args: native.args,
-      env: native.env,
-      capabilities: native.capabilities,
-      ...(native.cwd !== undefined ? { cwd: native.cwd } : {}),
-      ...(native.user ? { user: native.user } : {}),
-      ...(native.rlimits ? { rlimits: native.rlimits } : {}),
-    };
-    return new ContainerProcess(addon, addon.spawn(native), { process, ...(cgroup ? { cgroup } : {}) });
+    const native = nativeSpawnSpec(spec);
+    return new ContainerProcess(addon, addon.spawn(native), { process: initProcessSpec(native), ...(spec.cgroup ? { cgroup: spec.cgroup } : {}) });
+  }
+
+  /** Starts a process in the container of `target` (`docker exec`): see `exec`. */
+  static execIn(target: ExecTarget, spec: ExecSpec, addon: NativeAddon = loadNativeAddon()): ContainerProcess {
+    const native = nativeExecSpec(target, spec);
+    return new ContainerProcess(addon, addon.exec(target.init.pid, native), target);
   }
 
   /**
@@ -167,20 +206,12 @@ export class ContainerProcess implements AsyncDisposable {
    * init has ended.
    */
   exec(spec: ExecSpec): ContainerProcess {
-    const { init, process, cgroup } = this.container;
-    if (init.exited) throw new ConflictError(`container process ${init.pid} is not running`);
-    const { stdin, stdout, stderr, capabilities, env, args, terminal, ...rest } = spec;
-    const native: NativeProcessSpec = {
-      ...process,
-      ...rest,
-      ...terminalSize(terminal),
-      args,
-      env: mergeEnv(process.env, env ?? []),
-      capabilities: [...(capabilities ?? process.capabilities)],
-      stdio: terminal ? {} : { stdin: stdin ?? false, stdout: stdout ?? false, stderr: stderr ?? false },
-      ...(cgroup ? { cgroup: cgroup.placement } : {}),
-    };
-    return new ContainerProcess(this.addon, this.addon.exec(init.pid, native), this.container);
+    return ContainerProcess.execIn(this.container, spec, this.addon);
+  }
+
+  /** Whether the process runs: it has not been seen to end. */
+  get running(): boolean {
+    return !this.exited;
   }
 
   /** Resolves when the process ends. */
@@ -218,9 +249,12 @@ function mergeEnv(base: readonly string[], overrides: readonly string[]): string
 
 function toProcessExit(exit: NativeExit, pid: number): ProcessExit {
   if ('exitCode' in exit) return { exitCode: exit.exitCode };
-  if ('signal' in exit) {
-    const name = (Object.keys(constants.signals) as NodeJS.Signals[]).find((n) => constants.signals[n] === exit.signal);
-    return { exitCode: 128 + exit.signal, ...(name ? { signal: name } : {}) };
-  }
+  if ('signal' in exit) return signalExit(exit.signal);
   throw new ConflictError(`container process ${pid} cannot be waited for: it is not a child of this process or was waited for already (errno ${exit.error})`);
+}
+
+/** Death by signal `signal`: Docker's exit code 128 + its number, and its name. */
+export function signalExit(signal: number): ProcessExit {
+  const name = (Object.keys(constants.signals) as NodeJS.Signals[]).find((n) => constants.signals[n] === signal);
+  return { exitCode: 128 + signal, ...(name ? { signal: name } : {}) };
 }

@@ -1,26 +1,30 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import type { ContainerResources, ContainerSpec, ProcessSpec } from '../../core/container/container-spec.ts';
-import { ConflictError } from '../../core/errors.ts';
+import type { ContainerSpec } from '../../core/container/container-spec.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
-import { NotSupportedError, type Backend, type BackendCapabilities, type ExitStatus, type Task, type TaskProcess, type TaskProcessInfo, type TaskStats } from '../backend.ts';
-import type { Cgroup, CgroupManager } from './cgroups/cgroup.ts';
+import type { Backend, BackendCapabilities, BackendInfo, DetachedInit, Task, TaskProcess } from '../backend.ts';
+import type { FilesystemTarget, PathStat } from '../backend.ts';
+import type { ExtractOptions } from '../../core/container/cp/extract-archive.ts';
+import { archiveFilesystem, extractToFilesystem, statFilesystemPath } from '../../core/container/cp/filesystem-archive.ts';
+import type { CgroupManager } from './cgroups/cgroup.ts';
 import { detectCgroupManager } from './cgroups/detect-cgroups.ts';
-import { ContainerProcess } from './container-process.ts';
+import { ContainerFilesystem } from './container-filesystem.ts';
+import { LinuxNativeTask } from './linux-native-task.ts';
 import { loadNativeAddon, type NativeAddon } from './native-addon.ts';
 
 const RELEASE_ATTEMPTS = 50;
 
 /**
- * Real Linux containers from inside the Node process (embedded: they die with it): the
- * native addon starts them in new namespaces on the snapshot's rootfs, in a cgroup under
- * `berth` with their limits in place before the first instruction.
+ * Real Linux containers from inside the Node process: the native addon starts them in new
+ * namespaces on the snapshot's rootfs, in a cgroup under `berth` with their limits in place
+ * before the first instruction. Embedded, they die with the process; detached, under a monitor
+ * process of their own (DetachedProcess), they outlive it, and any engine process reconnects.
  */
 export class LinuxNativeBackend implements Backend {
   readonly name = 'linux-native';
-  readonly capabilities: BackendCapabilities = { pause: true, exec: true, terminal: true, resources: true, detach: false };
+  readonly capabilities: BackendCapabilities = { pause: true, exec: true, terminal: true, resources: true, detach: true };
 
   private constructor(
     private readonly addon: NativeAddon,
@@ -52,20 +56,26 @@ export class LinuxNativeBackend implements Backend {
     await rm(join(this.runDir, id), { recursive: true, force: true });
   }
 
-  async reconnect(): Promise<never> {
-    throw new NotSupportedError('linux-native', 'reconnecting to a detached container', 'not implemented yet');
+  /** Works from any engine process: the init's namespaces by its pid, the cgroup by the container's id. */
+  async reconnect(spec: ContainerSpec, init: DetachedInit): Promise<{ task: Task; init: TaskProcess }> {
+    return LinuxNativeTask.reconnect(spec, join(this.runDir, spec.id), this.addon, this.cgroups, init);
   }
 
-  async archive(): Promise<never> {
-    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
+  archive(target: FilesystemTarget, path: string): Promise<{ stat: PathStat; tar: AsyncIterable<Uint8Array> }> {
+    return archiveFilesystem(() => ContainerFilesystem.open(target, this.addon), path, target.id);
   }
 
-  async extract(): Promise<never> {
-    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
+  extract(target: FilesystemTarget, path: string, tar: AsyncIterable<Uint8Array>, options: ExtractOptions = {}): Promise<void> {
+    return extractToFilesystem(() => ContainerFilesystem.open(target, this.addon), path, tar, options, target.id);
   }
 
-  async statPath(): Promise<never> {
-    throw new NotSupportedError('linux-native', 'cp', 'not implemented yet');
+  statPath(target: FilesystemTarget, path: string): Promise<PathStat> {
+    return statFilesystemPath(() => ContainerFilesystem.open(target, this.addon), path, target.id);
+  }
+
+  /** The overlay snapshotter (linux-native-runtime.ts) is containerd's "overlayfs"; cgroups are written directly. */
+  async info(): Promise<BackendInfo> {
+    return { Driver: 'overlayfs', CgroupDriver: 'cgroupfs', CgroupVersion: String(this.cgroups.version) };
   }
 
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {
@@ -73,133 +83,4 @@ export class LinuxNativeBackend implements Backend {
     await mkdir(join(dir, 'rootfs'), { recursive: true });
     return new LinuxNativeTask(spec, rootfs, dir, this.addon, this.cgroups);
   }
-}
-
-class LinuxNativeTask implements Task {
-  private cgroup?: Cgroup;
-  private init?: ContainerProcess;
-
-  constructor(
-    private readonly spec: ContainerSpec,
-    private readonly rootfs: Mount[],
-    private readonly dir: string,
-    private readonly addon: NativeAddon,
-    private readonly cgroups: CgroupManager,
-  ) {}
-
-  get id(): string {
-    return this.spec.id;
-  }
-
-  async start(stdio: { stdin?: boolean } = {}): Promise<TaskProcess> {
-    if (this.init) throw new ConflictError(`container ${this.id} has already been started`);
-    this.cgroup = await this.cgroups.create(this.id, this.spec.resources);
-    const { process } = this.spec;
-    try {
-      this.init = ContainerProcess.spawn(
-        {
-          root: { path: join(this.dir, 'rootfs'), mounts: this.rootfs, readonly: this.spec.root.readonly },
-          hostname: this.spec.hostname,
-          network: this.spec.network,
-          mounts: this.spec.mounts,
-          ...processOptions(process),
-          ...(process.terminal ? { terminal: process.terminalSize ?? true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
-          cgroup: this.cgroup,
-        },
-        this.addon,
-      );
-    } catch (err) {
-      await this.cgroup.destroy().catch(() => undefined);
-      this.cgroup = undefined;
-      throw err;
-    }
-    return this.wrap(this.init, true);
-  }
-
-  async exec(process: ProcessSpec, stdio: { stdin?: boolean } = {}): Promise<TaskProcess> {
-    const init = this.running();
-    const execProcess = init.exec({
-      ...processOptions(process),
-      ...(process.terminal ? { terminal: process.terminalSize ?? true } : { stdin: stdio.stdin ?? false, stdout: true, stderr: true }),
-    });
-    return this.wrap(execProcess, false);
-  }
-
-  async pause(): Promise<void> {
-    this.running();
-    await this.cgroup!.freeze();
-  }
-
-  async resume(): Promise<void> {
-    this.running();
-    await this.cgroup!.thaw();
-  }
-
-  async update(resources: ContainerResources): Promise<void> {
-    this.running();
-    await this.cgroup!.update(resources);
-  }
-
-  async stats(): Promise<TaskStats> {
-    this.running();
-    return this.cgroup!.stats();
-  }
-
-  async pids(): Promise<number[]> {
-    return this.cgroup ? this.cgroup.pids() : [];
-  }
-
-  /** From /proc of the cgroup's processes (host pids, as `docker top` shows them). */
-  async processes(): Promise<TaskProcessInfo[]> {
-    return Promise.all((await this.pids()).map(procInfo));
-  }
-
-  async delete(): Promise<void> {
-    if (this.init) await this.init.wait();
-    await this.cgroup?.destroy();
-    this.cgroup = undefined;
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private running(): ContainerProcess {
-    if (!this.init) throw new ConflictError(`container ${this.id} is not running`);
-    return this.init;
-  }
-
-  private wrap(process: ContainerProcess, isInit: boolean): TaskProcess {
-    const cgroup = this.cgroup!;
-    const oomBefore = isInit ? 0 : undefined;
-    return {
-      pid: process.pid,
-      ...(process.terminal ? { stdin: process.terminal, stdout: process.terminal, resize: (cols: number, rows: number) => process.resize(cols, rows) } : {}),
-      ...(process.stdin ? { stdin: process.stdin } : {}),
-      ...(process.stdout ? { stdout: process.stdout } : {}),
-      ...(process.stderr ? { stderr: process.stderr } : {}),
-      wait: async (): Promise<ExitStatus> => {
-        const exit = await process.wait();
-        // The init of a cgroup whose OOM killer fired and that died of SIGKILL: Docker's OOMKilled.
-        const oomKilled = oomBefore !== undefined && exit.signal === 'SIGKILL' && (await cgroup.oomKills().catch(() => 0)) > oomBefore;
-        return { exitCode: exit.exitCode, ...(exit.signal ? { signal: exit.signal } : {}), ...(oomKilled ? { oomKilled } : {}) };
-      },
-      kill: async (signal: NodeJS.Signals = 'SIGKILL') => process.kill(signal),
-    };
-  }
-}
-
-async function procInfo(pid: number): Promise<TaskProcessInfo> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1] ?? '?';
-  return { pid, ppid: Number(field('PPid')) || 0, uid: field('Uid'), command: cmdline.replace(/\0$/, '').split('\0').join(' ') };
-}
-
-function processOptions(process: ProcessSpec) {
-  return {
-    args: process.args,
-    env: process.env,
-    cwd: process.cwd,
-    user: process.user,
-    ...(process.capabilities ? { capabilities: process.capabilities } : {}),
-    ...(process.rlimits ? { rlimits: process.rlimits } : {}),
-  };
 }

@@ -84,6 +84,24 @@ export interface NativeSpawned {
   terminal?: number;
 }
 
+/**
+ * What the monitor of a detached init keeps for the engine (backends/backend.ts DetachOptions):
+ * the init's output as Docker's json-file log, and its exit.
+ */
+export interface NativeDetach {
+  logPath: string;
+  /** `maxSize` in bytes (0: never rotate); `maxFile` files kept, the current one included. */
+  rotation: { maxSize: number; maxFile: number };
+  /** Written once the process has ended: `{"exitCode":137,"signal":9,"finishedAt":"..."}`. */
+  exitPath: string;
+}
+
+/** A process started under a monitor of its own (native/berth-monitor), which is its parent. */
+export interface NativeDetached {
+  pid: number;
+  monitorPid: number;
+}
+
 /** How a process ended; `error` (a negative errno: ECHILD) when it was not this process's child to wait for. */
 export type NativeExit = { exitCode: number } | { signal: number } | { error: number };
 
@@ -119,15 +137,36 @@ export interface NativeAddon {
    * cwd, user and capabilities.
    */
   exec(pid: number, spec: NativeProcessSpec): NativeSpawned;
+  /**
+   * Starts a container's init as `spawn` does (the same spec; the same errors, exit codes
+   * included), as the child of a new monitor process instead of this one: the monitor, in a
+   * session of its own and reparented away from this process, owns the init's output (written
+   * to `detach.logPath`) and records its exit (`detach.exitPath`), so that the init outlives
+   * this process. The init dies if its monitor does. Returns once the init has exec'd; a start
+   * that fails leaves no monitor behind. Its stdin is /dev/null, whatever `spec.stdio` says.
+   */
+  spawnDetached(spec: NativeSpawnSpec, detach: NativeDetach): NativeDetached;
+  /**
+   * `exec` under a new monitor (`docker exec -d`), which records the exit at `exitPath`. Its
+   * stdio is /dev/null, whatever `spec.stdio` says (a terminal's output is read and dropped).
+   */
+  execDetached(pid: number, spec: NativeProcessSpec, exitPath: string): NativeDetached;
   /** Sets the size of a pseudo-terminal (TIOCSWINSZ on its master `fd`); its process gets SIGWINCH. */
   resize(fd: number, cols: number, rows: number): void;
   /** waitpid(2) on a native thread: the event loop never blocks (and stays alive until it ends). */
   wait(pid: number): Promise<NativeExit>;
   /** kill(2); `pid` must be positive (never a process group). */
   kill(pid: number, signal: number): void;
+  /**
+   * Mounts a snapshotter's mount (overlay, or a bind) detached — attached nowhere, seen by no
+   * one (fsopen/fsmount, open_tree) — and returns the descriptor of its root: paths under
+   * `/proc/self/fd/<fd>` are in it. Closing the descriptor unmounts it. Relative option paths
+   * start from `mount.cwd`; `ro`, `nosuid`, `nodev`, `noexec` apply to the mount.
+   */
+  mountDetached(mount: Mount): { fd: number };
 }
 
-const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'resize', 'wait', 'kill'] as const satisfies readonly (keyof NativeAddon)[];
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'spawnDetached', 'execDetached', 'resize', 'wait', 'kill', 'mountDetached'] as const satisfies readonly (keyof NativeAddon)[];
 
 const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
 
@@ -159,7 +198,28 @@ function load(): NativeAddon {
   if (missing.length > 0) {
     throw new NativeUnavailableError(`berth's native addon ${file} is out of date (it lacks ${missing.join(', ')}): rebuild it with ${HOW_TO_BUILD}`);
   }
-  return addon as NativeAddon;
+  return withMonitorHint(addon as NativeAddon);
+}
+
+/**
+ * The monitor is an executable beside the addon (native/berth-monitor): one that is missing
+ * (an addon built before it existed) fails as the addon does when it is not built.
+ */
+function withMonitorHint(addon: NativeAddon): NativeAddon {
+  const hinted =
+    <A extends unknown[], R>(start: (...args: A) => R) =>
+    (...args: A): R => {
+      try {
+        return start(...args);
+      } catch (err) {
+        const { code, syscall, path } = err as NodeJS.ErrnoException;
+        if (code === 'ENOENT' && syscall === 'spawn') {
+          throw new NativeUnavailableError(`berth's container monitor is not built (no ${path}): build it with ${HOW_TO_BUILD}`, { cause: err });
+        }
+        throw err;
+      }
+    };
+  return { ...addon, spawnDetached: hinted(addon.spawnDetached), execDetached: hinted(addon.execDetached) };
 }
 
 /**

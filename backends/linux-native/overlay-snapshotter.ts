@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors.ts';
 import { isAlive } from '../../core/fs-util.ts';
 import type { LayerEntry } from '../../core/layer/layer-entry.ts';
+import type { TarMember } from '../../core/layer/tar-writer.ts';
 import { FsStateFile } from '../../core/metadata/fs-state-file.ts';
 import type { StateFile } from '../../core/metadata/state-file.ts';
 import { EXTRACT_PREFIX } from '../../core/snapshot/unpack.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from '../../core/snapshot/snapshotter.ts';
 import { diskUsage } from './disk-usage.ts';
+import { overlayChanges } from './overlay-diff.ts';
 import { readMergedFile } from './merged-lookup.ts';
 import { OverlayLayerWriter, type OverlaySyscalls } from './overlay-layer-writer.ts';
 
@@ -114,6 +116,12 @@ export class OverlaySnapshotter implements Snapshotter {
     if (!record || record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
     const lowerDirs = this.parentIds(table, record).map((id) => join(this.dir(id), 'fs'));
     await new OverlayLayerWriter(join(this.dir(record.id), 'fs'), this.sys, { lowerDirs }).apply(entries);
+  }
+
+  async *changes(key: string): AsyncIterable<TarMember> {
+    const record = (await this.table.read()).snapshots[key];
+    if (!record || record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
+    yield* overlayChanges(join(this.dir(record.id), 'fs'), this.sys);
   }
 
   /**

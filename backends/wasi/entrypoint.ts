@@ -1,5 +1,5 @@
 import { BerthError, FsError } from '../../core/errors.ts';
-import type { UnionFs } from '../../core/unionfs/union-fs.ts';
+import type { WasiFs } from './wasi-fs.ts';
 
 /** `\0asm`: the first four bytes of every WebAssembly binary module. */
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -30,7 +30,7 @@ export function isWasmModule(bytes: Uint8Array): boolean {
  * `/` (relative ones from `cwd`), else looked up in the PATH of `env` as execvp does. The file
  * is run if it starts with the WebAssembly magic, whatever its name (`/app.wasm`, `/hello`).
  */
-export function resolveModule(fs: UnionFs, args: readonly string[], env: readonly string[], cwd: string): { path: string; bytes: Uint8Array } {
+export function resolveModule(fs: WasiFs, args: readonly string[], env: readonly string[], cwd: string): { path: string; bytes: Uint8Array } {
   const name = args[0];
   if (name === undefined || name === '') throw new ExecError('ENOENT', 127, 'exec: no command given: the image has no entrypoint and no command was given');
   const candidates = name.includes('/')

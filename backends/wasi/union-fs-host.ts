@@ -1,19 +1,20 @@
 import { wasi } from '@bjorn3/browser_wasi_shim';
 import { FsError } from '../../core/errors.ts';
-import type { UnionFs } from '../../core/unionfs/union-fs.ts';
 import type { UnionStat } from '../../core/unionfs/stat.ts';
+import type { WasiFs } from './wasi-fs.ts';
 import type { FileStatReply, FsReply, FsRequest } from './fs-protocol.ts';
 import type { StdinSource } from './stdin-source.ts';
-import { wasiErrno } from './wasi-errno.ts';
+import { hostWasiErrno, wasiErrno } from './wasi-errno.ts';
 
 /**
- * Serves a worker's filesystem requests on the container's UnionFs, in the main thread: every
- * write goes to the union's upper (copy-on-write), the layers below are never touched, and the
- * filesystem outlives the worker (for cp, diff and commit, and for execs sharing it).
+ * Serves a worker's filesystem requests on the container's filesystem (its UnionFs, with its
+ * mounts), in the main thread: every write goes to the union's upper (copy-on-write) or to a
+ * mount, the layers below are never touched, and the filesystem outlives the worker (for cp,
+ * diff and commit, and for execs sharing it).
  */
 export class UnionFsHost {
   constructor(
-    private readonly fs: UnionFs,
+    private readonly fs: WasiFs,
     private readonly stdin: StdinSource,
   ) {}
 
@@ -23,6 +24,8 @@ export class UnionFsHost {
       return { ok: true, value: this.apply(request) } as FsReply;
     } catch (error) {
       if (error instanceof FsError) return { ok: false, errno: wasiErrno(error.errno) };
+      const host = hostWasiErrno(error);
+      if (host !== undefined) return { ok: false, errno: host };
       // A bug, not the module's doing: the module sees EIO, the host's log sees why.
       console.error('berth: wasi filesystem request failed', request.op, error);
       return { ok: false, errno: wasi.ERRNO_IO };

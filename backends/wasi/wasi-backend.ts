@@ -2,11 +2,16 @@ import { constants } from 'node:os';
 import { PassThrough } from 'node:stream';
 import type { ContainerResources, ContainerSpec, ProcessSpec } from '../../core/container/container-spec.ts';
 import { ConflictError } from '../../core/errors.ts';
-import type { MemorySnapshotter } from '../../core/snapshot/memory-snapshotter.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
-import { UnionFs } from '../../core/unionfs/union-fs.ts';
+import type { UnionFs } from '../../core/unionfs/union-fs.ts';
 import { NotSupportedError, type Backend, type BackendCapabilities, type ExitStatus, type Task, type TaskProcess, type TaskProcessInfo, type TaskStats } from '../backend.ts';
+import type { WasiFs } from './wasi-fs.ts';
+import type { FilesystemTarget, PathStat } from '../backend.ts';
+import type { ExtractOptions } from '../../core/container/cp/extract-archive.ts';
+import { archiveFilesystem, extractToFilesystem, statFilesystemPath } from '../../core/container/cp/filesystem-archive.ts';
 import { resolveModule } from './entrypoint.ts';
+import { openUnionArchiveFs } from './union-archive-fs.ts';
+import { mountContainerFs } from './mounts/container-mounts.ts';
 import { ModuleCache } from './module-cache.ts';
 import { runWasi, type WasiProcess } from './wasi-runner.ts';
 import { WorkerPool } from './worker-pool.ts';
@@ -21,9 +26,23 @@ const IGNORED_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGCHLD', 'SIGCON
 /** Signals that stop a process: that is pausing, which a worker cannot do. */
 const STOP_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
+/**
+ * What the backend needs of the snapshotter whose mounts `create` takes: the memory
+ * snapshotter, or the persistent one of an engine with a root (snapshots/persistent-snapshotter.ts), which keeps
+ * what containers write on disk and so is told when a task starts and ends.
+ */
+export interface UnionSnapshotter {
+  /** The UnionFs of the snapshot the mounts (from prepare, view or mounts) name. */
+  unionOfMounts(mounts: readonly Mount[]): UnionFs;
+  /** A task is about to run on the snapshot: it is brought up to date, and left as it is until released. */
+  acquire?(mounts: readonly Mount[]): Promise<void>;
+  /** The task has ended (its processes have all exited): what they wrote is kept. */
+  release?(mounts: readonly Mount[]): Promise<void>;
+}
+
 export interface WasiBackendOptions {
   /** Where the rootfs mounts come from: `create` takes this snapshotter's mounts. */
-  snapshotter: MemorySnapshotter;
+  snapshotter: UnionSnapshotter;
   /** Warm workers; by default the backend's own, closed by `close()`. */
   pool?: WorkerPool;
   modules?: ModuleCache;
@@ -31,7 +50,7 @@ export interface WasiBackendOptions {
 
 /**
  * Containers whose processes are WASI preview1 modules, each run in a worker thread over the
- * container's UnionFs (the memory snapshotter's active snapshot), so the filesystem, the
+ * container's UnionFs (its active snapshot's, with its mounts), so the filesystem, the
  * snapshot's upper, outlives every process: a container stopped and started again, and its
  * execs, see one filesystem, and cp, diff and commit see what they wrote.
  *
@@ -46,8 +65,9 @@ export interface WasiBackendOptions {
  * - pids are numbers within the task (the init is 1, execs count up), as seen in a PID namespace;
  * - stats' CPU time is wall-clock time while a module runs, less the time it slept in
  *   poll_oneoff (sleep, nanosleep): a module waiting on stdin or the filesystem still counts;
- * - the user (uid, gid) is not enforced: the union makes no permission checks.
- * Volumes and bind mounts (spec.mounts) are not implemented yet and are refused.
+ * - the user (uid, gid) is not enforced: the union makes no permission checks;
+ * - volumes and bind mounts are host directories reached from the main thread, tmpfs mounts
+ *   in-memory directories (see mounts/container-mounts.ts for what they do not do).
  */
 export class WasiBackend implements Backend {
   readonly name = BACKEND;
@@ -59,7 +79,7 @@ export class WasiBackend implements Backend {
     limits: { memory: true, cpu: false, pids: false },
     detach: false,
   };
-  private readonly snapshotter: MemorySnapshotter;
+  private readonly snapshotter: UnionSnapshotter;
   private readonly pool: WorkerPool;
   private readonly ownsPool: boolean;
   private readonly modules: ModuleCache;
@@ -78,26 +98,31 @@ export class WasiBackend implements Backend {
     throw new NotSupportedError('wasi', 'reconnecting to a detached container', 'not implemented yet');
   }
 
-  async archive(): Promise<never> {
-    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  archive(target: FilesystemTarget, path: string): Promise<{ stat: PathStat; tar: AsyncIterable<Uint8Array> }> {
+    return archiveFilesystem(() => openUnionArchiveFs(this.snapshotter, target), path, target.id);
   }
 
-  async extract(): Promise<never> {
-    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  extract(target: FilesystemTarget, path: string, tar: AsyncIterable<Uint8Array>, options: ExtractOptions = {}): Promise<void> {
+    return extractToFilesystem(() => openUnionArchiveFs(this.snapshotter, target), path, tar, options, target.id);
   }
 
-  async statPath(): Promise<never> {
-    throw new NotSupportedError('wasi', 'cp', 'not implemented yet');
+  statPath(target: FilesystemTarget, path: string): Promise<PathStat> {
+    return statFilesystemPath(() => openUnionArchiveFs(this.snapshotter, target), path, target.id);
   }
 
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {
     if (spec.process.terminal) throw new NotSupportedError(BACKEND, 'a terminal (-t)', 'WASI preview1 has no terminal interface');
-    if (spec.mounts.length > 0) throw new NotSupportedError(BACKEND, 'mounts', 'volumes and bind mounts are not implemented yet');
     checkResources(spec.resources);
-    const fs = this.snapshotter.unionOfMounts(rootfs);
-    // The same upper behind a read-only union: what earlier starts wrote stays visible.
-    const root = spec.root.readonly ? new UnionFs(fs.layers, { upper: fs.upper, readOnly: true }) : fs;
-    return new WasiTask(spec, root, this.pool, this.modules);
+    await this.snapshotter.acquire?.(rootfs);
+    const release = async () => this.snapshotter.release?.(rootfs);
+    try {
+      // A read-only root keeps the same upper: what earlier starts wrote stays visible.
+      const fs = mountContainerFs(this.snapshotter.unionOfMounts(rootfs), spec.root.readonly, spec.mounts);
+      return new WasiTask(spec, fs, this.pool, this.modules, release);
+    } catch (error) {
+      await release();
+      throw error;
+    }
   }
 
   /** Stops the backend's own warm workers (running modules are not affected). */
@@ -127,9 +152,11 @@ class WasiTask implements Task {
 
   constructor(
     private readonly spec: ContainerSpec,
-    private readonly fs: UnionFs,
+    private readonly fs: WasiFs,
     private readonly pool: WorkerPool,
     private readonly modules: ModuleCache,
+    /** Hands the filesystem back to the snapshotter, once every process has ended. */
+    private readonly release: () => Promise<void>,
   ) {}
 
   get id(): string {
@@ -192,11 +219,13 @@ class WasiTask implements Task {
     return [...this.running.values()].map((r) => ({ pid: r.pid, ppid: r.pid === 1 ? 0 : 1, uid: '0', command: r.args.join(' ') }));
   }
 
-  /** Waits for the init to end; the filesystem stays (it is the snapshot's). */
+  /** Waits for the init to end; the filesystem stays (it is the snapshot's), handed back once. */
   async delete(): Promise<void> {
     if (this.init) await this.init.status;
     await Promise.all([...this.running.values()].map((process) => this.signal(process, 'SIGKILL').then(() => process.status)));
+    if (this.deleted) return;
     this.deleted = true;
+    await this.release();
   }
 
   private async spawn(process: ProcessSpec, stdio: { stdin?: boolean }): Promise<Running> {

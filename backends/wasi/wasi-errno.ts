@@ -24,3 +24,22 @@ const WASI_ERRNO: Record<Errno, number> = {
 export function wasiErrno(errno: Errno): number {
   return WASI_ERRNO[errno];
 }
+
+/** Whether a host errno `code` is one the union reports too (an FsError can carry it). */
+export function isUnionErrno(code: string | undefined): code is Errno {
+  return code !== undefined && Object.hasOwn(WASI_ERRNO, code);
+}
+
+/** Linux names whose WASI name is not the same with the `E` dropped. */
+const HOST_ALIASES: Readonly<Record<string, string>> = { EOPNOTSUPP: 'NOTSUP', EWOULDBLOCK: 'AGAIN', EDEADLOCK: 'DEADLK' };
+
+/**
+ * The WASI errno of an error a host directory (a bind mount) raised, from Node's errno `code`
+ * (EACCES, ENOSPC, EDQUOT, EIO…, which the union never raises); undefined for anything else.
+ */
+export function hostWasiErrno(error: unknown): number | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  const errno = (wasi as unknown as Record<string, unknown>)[`ERRNO_${HOST_ALIASES[code] ?? code.slice(1)}`];
+  return typeof errno === 'number' ? errno : undefined;
+}

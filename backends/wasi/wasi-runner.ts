@@ -1,5 +1,5 @@
 import { MessageChannel, type Worker } from 'node:worker_threads';
-import type { UnionFs } from '../../core/unionfs/union-fs.ts';
+import type { WasiFs } from './wasi-fs.ts';
 import { serveFsChannel } from './fs-channel.ts';
 import { ModuleCache } from './module-cache.ts';
 import { OutputStream } from './output-stream.ts';
@@ -19,8 +19,8 @@ export const KILLED_EXIT_CODE = 137;
 export interface WasiRunOptions {
   /** The module's bytes (a preview1 command: it exports _start). */
   module: Uint8Array;
-  /** The container's filesystem; it stays usable after the run (cp, diff, commit, exec). */
-  fs: UnionFs;
+  /** The container's filesystem (a UnionFs, with its mounts); it stays usable after the run (cp, diff, commit, exec). */
+  fs: WasiFs;
   /** argv, argv[0] included. */
   args: string[];
   /** `NAME=value` strings. */
@@ -64,7 +64,7 @@ const defaultPool = new WorkerPool();
 const defaultModules = new ModuleCache();
 
 /**
- * Runs a WASI preview1 module as a container process over a UnionFs, in a worker thread.
+ * Runs a WASI preview1 module as a container process over its filesystem, in a worker thread.
  *
  * The filesystem stays in the main thread: the worker's WASI calls reach it over a synchronous
  * channel (fs-channel.ts), so it survives the worker (kill, trap, exit), several workers can
@@ -160,7 +160,7 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
   };
 }
 
-function makeWorkdir(fs: UnionFs, cwd: string): void {
+function makeWorkdir(fs: WasiFs, cwd: string): void {
   let path = '';
   for (const name of cwd.split('/').filter((part) => part !== '')) {
     path += `/${name}`;

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import type { Engine } from '../../core/engine.ts';
 import { action, type CliContext } from '../context.ts';
-import { humanSize } from '../format/units.ts';
+import { humanSize4 } from '../format/units.ts';
 import { readLine } from '../prompt.ts';
 import { inspectCommand, logsCommand, psCommand, statsCommand, topCommand } from './container-info.ts';
-import { createCommand, DETACH_LATER, execCommand, runCommand, startCommand } from './container-run.ts';
+import { createCommand, execCommand, runCommand, startCommand } from './container-run.ts';
 
 type Maker = (ctx: CliContext) => Command;
 
@@ -76,17 +76,15 @@ function stopCommand(ctx: CliContext): Command {
     }));
 }
 
-/**
- * Docker's restart stops the container and starts it detached. berth can stop it (also one
- * another berth process runs) but cannot start it detached yet: it says so instead.
- */
+/** Docker's restart: stops each container, then starts it detached (under its monitor). */
 function restartCommand(ctx: CliContext): Command {
   return new Command('restart')
     .description('Restart one or more containers')
     .argument('<container...>')
     .option('-t, --time <seconds>', 'Seconds to wait for stop before killing the container')
-    .action(action(ctx, async () => {
-      throw new Error(`berth restart: the restarted container would run detached, and ${DETACH_LATER}; use berth stop, then berth start -a`);
+    .action(action(ctx, async (names: string[], opts: { time?: string }) => {
+      const options = timeoutOf(opts.time);
+      await eachContainer(ctx, names, (engine, name) => engine.restartContainer(name, { ...options, detach: true }));
     }));
 }
 
@@ -156,10 +154,10 @@ function pruneCommand(ctx: CliContext): Command {
     .action(action(ctx, async (opts: { force?: boolean }) => {
       if (!opts.force) {
         ctx.out('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
-        if (!/^y(es)?$/i.test((await readLine()).trim())) return ctx.out(`Total reclaimed space: ${humanSize(0)}\n`);
+        if (!/^y(es)?$/i.test((await readLine()).trim())) return ctx.out(`Total reclaimed space: ${humanSize4(0)}\n`);
       }
       const { ContainersDeleted, SpaceReclaimed } = await (await ctx.open()).pruneContainers();
       if (ContainersDeleted.length) ctx.out(`Deleted Containers:\n${ContainersDeleted.map((id) => `${id}\n`).join('')}\n`);
-      ctx.out(`Total reclaimed space: ${humanSize(SpaceReclaimed)}\n`);
+      ctx.out(`Total reclaimed space: ${humanSize4(SpaceReclaimed)}\n`);
     }));
 }

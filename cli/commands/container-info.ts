@@ -6,20 +6,10 @@ import { parseFilterFlags } from '../../core/image/image-filters.ts';
 import { action, type CliContext } from '../context.ts';
 import { formatTable } from '../format/table.ts';
 import { renderTableFormat, renderTemplate } from '../format/template.ts';
-import { createdAgo, goTimeString } from '../format/units.ts';
+import { ellipsis, goQuote } from '../format/text.ts';
+import { bytesSize, createdAgo, goTimeString } from '../format/units.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-/** Go's strconv.Quote for the COMMAND column (printable UTF-8 stays as it is). */
-function goQuote(text: string): string {
-  return JSON.stringify(text).replace(/\\u007f/g, '\\x7f');
-}
-
-/** The docker CLI's Ellipsis: at most `max` characters, the last one `…` when cut. */
-function ellipsis(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
-}
 
 /** The fields `docker ps --format` offers, as Docker names and prints them. */
 function psFields(c: ContainerSummary, trunc: boolean): Record<string, unknown> {
@@ -39,7 +29,8 @@ function psFields(c: ContainerSummary, trunc: boolean): Record<string, unknown> 
     Size: 'N/A',
     Names: c.Names.map((n) => n.slice(1)).join(','),
     Labels: labels,
-    Mounts: c.Mounts.map((m) => (trunc ? ellipsis(m.destination, 15) : m.destination)).join(','),
+    // The docker CLI's Mounts column: a volume's name, a bind's source.
+    Mounts: c.Mounts.map((m) => (trunc ? ellipsis(m.Name ?? m.Source, 15) : (m.Name ?? m.Source))).join(','),
     Networks: c.HostConfig.NetworkMode,
   };
 }
@@ -170,18 +161,6 @@ export function topCommand(ctx: CliContext): Command {
 }
 
 const STATS_HEADER = ['CONTAINER ID', 'NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'NET I/O', 'BLOCK I/O', 'PIDS'];
-
-/** go-units BytesSize: binary units as the MEM USAGE column prints them (`1.5MiB`). */
-function bytesSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let size = bytes;
-  let unit = 0;
-  while (size >= 1024 && unit < units.length - 1) {
-    size /= 1024;
-    unit++;
-  }
-  return `${Number(size.toPrecision(4))}${units[unit]}`;
-}
 
 /** One row of Docker's stats table. NET I/O: berth's containers have no network of their own (none/host). BLOCK I/O is not sampled yet. */
 function statsRow(id: string, name: string, s: ContainerStats | undefined): string[] {

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseMemory, type CreateContainerOptions } from '../../core/container/create.ts';
+import type { MountOption } from '../../core/container/mounts/mount-option.ts';
+import { parseMountFlag } from './mount-flag.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -29,6 +32,7 @@ export interface CreateFlags {
   stopTimeout?: string;
   logOpt: string[];
   volume: string[];
+  mount: string[];
   tmpfs: string[];
 }
 
@@ -61,7 +65,8 @@ export function addCreateFlags(cmd: Command): Command {
     .option('--stop-signal <signal>', 'Signal to stop a container')
     .option('--stop-timeout <int>', 'Timeout (in seconds) to stop a container')
     .option('--log-opt <list>', 'Log driver options', collect, [])
-    .option('-v, --volume <list>', 'Bind mount a volume (/host:/container[:ro])', collect, [])
+    .option('-v, --volume <list>', 'Bind mount a volume (/host:/container[:ro], name:/container[:ro], /container)', collect, [])
+    .option('--mount <mount>', 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=...,target=...)', collect, [])
     .option('--tmpfs <list>', 'Mount a tmpfs directory (/path[:options])', collect, [])
     .argument('<image>')
     .argument('[command...]');
@@ -114,6 +119,34 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   return out;
 }
 
+/**
+ * `-v` as the docker CLI splits it: a spec with a source (`/host:/ctr`, `name:/ctr`) is a bind
+ * (HostConfig.Binds), a lone path an anonymous volume (Config.Volumes). A host path `.` or
+ * `./x` is made absolute, as the docker CLI (23+) does.
+ */
+function volumeFlags(specs: string[]): { binds: string[]; volumes: string[] } {
+  const binds: string[] = [];
+  const volumes: string[] = [];
+  for (const spec of specs) {
+    const colon = spec.indexOf(':');
+    if (colon < 0) {
+      volumes.push(spec);
+      continue;
+    }
+    const host = spec.slice(0, colon);
+    binds.push(host === '.' || host.startsWith('./') ? `${resolve(host)}${spec.slice(colon)}` : spec);
+  }
+  return { binds, volumes };
+}
+
+function mountFlag(value: string): MountOption {
+  try {
+    return parseMountFlag(value);
+  } catch (err) {
+    throw new FlagError(`invalid argument "${value}" for "--mount" flag: ${(err as Error).message}`);
+  }
+}
+
 /** The library's options from Docker's flags. */
 export function createOptions(image: string, command: string[], flags: CreateFlags): CreateContainerOptions {
   const options: CreateContainerOptions = { image };
@@ -150,7 +183,10 @@ export function createOptions(image: string, command: string[], flags: CreateFla
     }
     options.logOptions = logOptions;
   }
-  if (flags.volume.length) options.binds = flags.volume;
+  const { binds, volumes } = volumeFlags(flags.volume);
+  if (binds.length) options.binds = binds;
+  if (volumes.length) options.volumes = volumes;
+  if (flags.mount.length) options.mounts = flags.mount.map(mountFlag);
   if (flags.tmpfs.length) {
     options.tmpfs = {};
     for (const spec of flags.tmpfs) {

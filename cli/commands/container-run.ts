@@ -3,14 +3,15 @@ import type { Engine, RunningContainer } from '../../core/engine.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { familiarString, parseReference, withDefaultTag } from '../../core/reference.ts';
 import { errorMessage, type CliContext } from '../context.ts';
+import { pullShowingProgress } from './registry-commands.ts';
 import { addCreateFlags, createOptions, FlagError, type CreateFlags } from './container-options.ts';
 
 /**
- * berth runs containers embedded in the process that starts them: they die with it. A detached
- * container (`run -d`, `exec -d`, `start` without -a) needs the per-container monitor, which is
- * not in yet; until then berth refuses rather than start something that dies at once.
+ * `berth run` without -d runs the container embedded in the berth process, which relays its
+ * stdin and terminal: it cannot outlive that process. `run -d`, `start` and `restart` run
+ * containers under their monitor, which outlive it.
  */
-export const DETACH_LATER = 'detached containers land with the per-container monitor: until then a container runs attached to the berth process that starts it and dies with it';
+const CANNOT_DETACH = 'an attached container runs inside this berth process and cannot outlive it; use berth run -d to run one in the background';
 
 /** Docker's exit status for an error of the CLI or the engine itself (not of the container). */
 const ENGINE_ERROR = 125;
@@ -28,10 +29,19 @@ function exitOnFlagError(cmd: Command): Command {
   return cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : ENGINE_ERROR));
 }
 
-/** berth does not pull implicitly: `docker run` of a missing image pulls it, berth says so and stops. */
-async function requireImage(engine: Engine, image: string): Promise<void> {
+/**
+ * Docker's `--pull missing` (the default of run and create): an image that is not here is
+ * pulled first, its progress on stderr. `never` refuses; `always` pulls even when it is here.
+ */
+async function requireImage(engine: Engine, image: string, policy: string = 'missing'): Promise<void> {
+  if (policy !== 'missing' && policy !== 'always' && policy !== 'never') throw new FlagError(`invalid pull option: '${policy}': must be one of "always", "missing" or "never"`);
+  if (policy === 'always') {
+    await pullShowingProgress(engine, image, (text) => process.stderr.write(text), false);
+    return;
+  }
   try {
     await engine.inspectImage(image);
+    return;
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
     let name = image;
@@ -39,26 +49,33 @@ async function requireImage(engine: Engine, image: string): Promise<void> {
       name = familiarString(withDefaultTag(parseReference(image)));
     } catch {
       // An ID prefix or a name that is not a reference: shown as given.
+      throw new NotFoundError(`No such image: ${image}`);
     }
+    if (policy === 'never') throw new NotFoundError(`No such image: ${name}`);
     process.stderr.write(`Unable to find image '${name}' locally\n`);
-    throw new NotFoundError(`No such image: ${name}: berth run does not pull; run \`berth pull ${name}\` (or berth load) first`);
+    await pullShowingProgress(engine, image, (text) => process.stderr.write(text), false);
   }
 }
 
 export function runCommand(ctx: CliContext): Command {
   return exitOnFlagError(
     addCreateFlags(new Command('run').description('Create and run a new container from an image'))
-      .option('-d, --detach', 'Run container in background and print container ID (not yet: see the README)')
+      .option('-d, --detach', 'Run container in background and print container ID')
+      .option('--pull <policy>', 'Pull image before running ("always", "missing", "never")', 'missing')
       .passThroughOptions(),
-  ).action(async (image: string, command: string[], flags: CreateFlags & { detach?: boolean }) => {
-    if (flags.detach) return ctx.fail(`berth run -d: ${DETACH_LATER}`, ENGINE_ERROR);
-    if (flags.tty && flags.interactive && !process.stdin.isTTY) return ctx.fail('the input device is not a TTY', 1);
+  ).action(async (image: string, command: string[], flags: CreateFlags & { detach?: boolean; pull: string }) => {
+    if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) return ctx.fail('the input device is not a TTY', 1);
     let container: RunningContainer;
     let engine: Engine;
     try {
       const options = createOptions(image, command, flags);
       engine = await ctx.open();
-      await requireImage(engine, image);
+      await requireImage(engine, image, flags.pull);
+      if (flags.detach) {
+        const { id } = await engine.runContainer({ ...options, detach: true });
+        ctx.out(`${id}\n`);
+        return;
+      }
       // With -t on a terminal, the container's terminal starts at our size (Docker's ConsoleSize).
       const consoleSize = flags.tty && process.stdout.isTTY ? { consoleSize: { cols: process.stdout.columns, rows: process.stdout.rows } } : {};
       container = await engine.runContainer({ ...options, ...consoleSize, stdin: flags.interactive ?? false });
@@ -72,12 +89,16 @@ export function runCommand(ctx: CliContext): Command {
 }
 
 export function createCommand(ctx: CliContext): Command {
-  return exitOnFlagError(addCreateFlags(new Command('create').description('Create a new container')).passThroughOptions()).action(
-    async (image: string, command: string[], flags: CreateFlags) => {
+  return exitOnFlagError(
+    addCreateFlags(new Command('create').description('Create a new container'))
+      .option('--pull <policy>', 'Pull image before creating ("always", "missing", "never")', 'missing')
+      .passThroughOptions(),
+  ).action(
+    async (image: string, command: string[], flags: CreateFlags & { pull: string }) => {
       try {
         const options = createOptions(image, command, flags);
         const engine = await ctx.open();
-        await requireImage(engine, image);
+        await requireImage(engine, image, flags.pull);
         ctx.out(`${(await engine.createContainer(options)).Id}\n`);
       } catch (err) {
         failRun(ctx, err);
@@ -93,12 +114,12 @@ export function startCommand(ctx: CliContext): Command {
     .option('-a, --attach', "Attach STDOUT/STDERR and forward signals")
     .option('-i, --interactive', "Attach container's STDIN")
     .action(async (names: string[], flags: { attach?: boolean; interactive?: boolean }) => {
-      if (!flags.attach && !flags.interactive) return ctx.fail(`berth start without -a: ${DETACH_LATER}; use berth start -a`);
+      if (!flags.attach && !flags.interactive) return startDetached(ctx, names);
       if (names.length > 1) return ctx.fail('you cannot start and attach multiple containers at once');
       try {
         const engine = await ctx.open();
         const info = await engine.inspectContainer(names[0]!);
-        if (info.State.Running) throw new Error(`container ${info.Id} is already running: attaching to a running container lands with the monitor`);
+        if (info.State.Running) throw new Error(`container ${info.Id} is already running: berth cannot attach to a running container; use berth logs -f`);
         const container = await engine.startContainerAttached(info.Id);
         const tty = info.Config.Tty ?? false;
         process.exit(await attach(engine, container, { interactive: (flags.interactive ?? false) && (info.Config.OpenStdin ?? false), tty }));
@@ -114,7 +135,7 @@ export function execCommand(ctx: CliContext): Command {
       .description('Execute a command in a running container')
       .argument('<container>')
       .argument('<command...>')
-      .option('-d, --detach', 'Detached mode: run command in the background (not yet: see the README)')
+      .option('-d, --detach', 'Detached mode: run command in the background')
       .option('-i, --interactive', 'Keep STDIN open even if not attached')
       .option('-t, --tty', 'Allocate a pseudo-TTY')
       .option('-e, --env <list>', 'Set environment variables', (v: string, p: string[]) => [...p, v], [])
@@ -122,8 +143,7 @@ export function execCommand(ctx: CliContext): Command {
       .option('-u, --user <user>', 'Username or UID (format: <name|uid>[:<group|gid>])')
       .passThroughOptions(),
   ).action(async (name: string, command: string[], flags: { detach?: boolean; interactive?: boolean; tty?: boolean; env: string[]; workdir?: string; user?: string }) => {
-    if (flags.detach) return ctx.fail(`berth exec -d: ${DETACH_LATER}`, ENGINE_ERROR);
-    if (flags.tty && flags.interactive && !process.stdin.isTTY) return ctx.fail('the input device is not a TTY', 1);
+    if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) return ctx.fail('the input device is not a TTY', 1);
     try {
       const engine = await ctx.open();
       const env = flags.env.flatMap((e) => (e.includes('=') ? [e] : process.env[e] === undefined ? [] : [`${e}=${process.env[e]}`]));
@@ -134,7 +154,9 @@ export function execCommand(ctx: CliContext): Command {
         ...(flags.user ? { user: flags.user } : {}),
         tty: flags.tty ?? false,
         stdin: flags.interactive ?? false,
+        ...(flags.detach ? { detach: true } : {}),
       });
+      if (flags.detach) return;
       const io = { ...proc, wait: async () => ({ StatusCode: (await proc.wait()).ExitCode }) };
       process.exit(await attach(undefined, io, { interactive: flags.interactive ?? false, tty: flags.tty ?? false }));
     } catch (err) {
@@ -163,9 +185,9 @@ async function copy(from: AsyncIterable<Uint8Array> | undefined, to: NodeJS.Writ
  * container with -i (raw, with a terminal), our signals forwarded to the container without
  * one. Resolves with the exit status once the output has ended.
  *
- * Ctrl-P Ctrl-Q: Docker detaches and leaves the container running. An embedded container
- * cannot outlive this process, so berth swallows the sequence, says why on stderr and stays
- * attached (exiting would kill the container). With a terminal, ours changing size resizes
+ * Ctrl-P Ctrl-Q: Docker detaches and leaves the container running. The container of an
+ * attached `berth run` is embedded and cannot outlive this process, so berth swallows the
+ * sequence, says why on stderr and stays attached (exiting would kill the container). With a terminal, ours changing size resizes
  * the container's (SIGWINCH there), as Docker does.
  */
 async function attach(engine: Engine | undefined, io: Attachable, mode: { interactive: boolean; tty: boolean }): Promise<number> {
@@ -189,7 +211,7 @@ async function attach(engine: Engine | undefined, io: Attachable, mode: { intera
         if (pendingCtrlP) {
           pendingCtrlP = false;
           if (byte === CTRL_Q) {
-            process.stderr.write(`\r\nberth: cannot detach: ${DETACH_LATER}; still attached\r\n`);
+            process.stderr.write(`\r\nberth: cannot detach: ${CANNOT_DETACH}; still attached\r\n`);
             continue;
           }
           out.push(CTRL_P);
@@ -218,6 +240,21 @@ async function attach(engine: Engine | undefined, io: Attachable, mode: { intera
     for (const s of signals) process.off(s, forward);
     process.stdout.off('resize', resize);
   }
+}
+
+/** `docker start` without -a: each container runs on under its monitor; its name is printed, as Docker does. */
+async function startDetached(ctx: CliContext, names: string[]): Promise<void> {
+  const failed: string[] = [];
+  for (const name of names) {
+    try {
+      await (await ctx.open()).startContainer(name, { detach: true });
+      ctx.out(`${name}\n`);
+    } catch (err) {
+      process.stderr.write(`Error response from daemon: ${errorMessage(err)}\n`);
+      failed.push(name);
+    }
+  }
+  if (failed.length > 0) ctx.fail(`failed to start containers: ${failed.join(', ')}`);
 }
 
 /** `--rm`: the engine removes the container once its exit is recorded; the CLI waits for that before it exits. */

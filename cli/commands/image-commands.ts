@@ -6,7 +6,7 @@ import type { ImageSummary } from '../../core/image/image-views.ts';
 import { action, isNotFound, type CliContext } from '../context.ts';
 import { formatTable } from '../format/table.ts';
 import { renderTableFormat, renderTemplate } from '../format/template.ts';
-import { createdAgo, goTimeString, humanSize } from '../format/units.ts';
+import { createdAgo, goTimeString, humanSize, humanSize4 } from '../format/units.ts';
 import { readLine } from '../prompt.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -255,7 +255,7 @@ function pruneCommand(name: string): Maker {
             const what = opts.all ? 'all images without at least one container associated to them' : 'all dangling images';
             ctx.out(`WARNING! This will remove ${what}.\nAre you sure you want to continue? [y/N] `);
             // Declining still reports, as Docker does: nothing reclaimed.
-            if (!/^y(es)?$/i.test((await readLine()).trim())) return ctx.out(`Total reclaimed space: ${humanSize(0)}\n`);
+            if (!/^y(es)?$/i.test((await readLine()).trim())) return ctx.out(`Total reclaimed space: ${humanSize4(0)}\n`);
           }
           const { records, reclaimedBytes } = await (await ctx.open()).pruneImages({ all: opts.all });
           if (records.length) {
@@ -263,7 +263,7 @@ function pruneCommand(name: string): Maker {
             for (const r of records) ctx.out('untagged' in r ? `untagged: ${r.untagged}\n` : `deleted: ${r.deleted}\n`);
             ctx.out('\n');
           }
-          ctx.out(`Total reclaimed space: ${humanSize(reclaimedBytes)}\n`);
+          ctx.out(`Total reclaimed space: ${humanSize4(reclaimedBytes)}\n`);
         }),
       );
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import type { Engine } from '../../core/engine.ts';
 import type { TransferProgress } from '../../core/registry/progress.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag } from '../../core/reference.ts';
 import { action, type CliContext } from '../context.ts';
@@ -34,27 +35,34 @@ function pullCommand(ctx: CliContext): Command {
     .option('-q, --quiet', 'Suppress verbose output')
     .action(
       action(ctx, async (name: string, opts: { quiet?: boolean }) => {
-        const ref = withDefaultTag(parseReference(name));
-        const engine = await ctx.open();
-        // Docker names the repository by its path: `latest: Pulling from library/busybox`.
-        if (!opts.quiet) ctx.out(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}\n`);
-        const onProgress = opts.quiet
-          ? undefined
-          : progressLines(ctx, PULL_TEXTS);
-        const interrupt = interruptSignal();
-        try {
-          const result = await engine.pullImage(name, { onProgress, signal: interrupt.signal });
-          if (!opts.quiet) {
-            ctx.out(`Digest: ${result.digest}\n`);
-            const shown = familiarString(ref);
-            ctx.out(result.status === 'up to date' ? `Status: Image is up to date for ${shown}\n` : `Status: Downloaded newer image for ${shown}\n`);
-          }
-          ctx.out(`${result.reference}\n`);
-        } finally {
-          interrupt.dispose();
-        }
+        const reference = await pullShowingProgress(await ctx.open(), name, (text) => ctx.out(text), opts.quiet ?? false);
+        ctx.out(`${reference}\n`);
       }),
     );
+}
+
+/**
+ * Docker's pull output (without the final reference line, which `run` does not print): the
+ * repository line, a line per layer, the digest and the status, written with `write` (stdout
+ * for `pull`, stderr for `run` and `create`, as the docker CLI does). Returns the reference.
+ */
+export async function pullShowingProgress(engine: Engine, name: string, write: (text: string) => void, quiet: boolean): Promise<string> {
+  const ref = withDefaultTag(parseReference(name));
+  // Docker names the repository by its path: `latest: Pulling from library/busybox`.
+  if (!quiet) write(`${ref.digest ?? ref.tag}: Pulling from ${ref.path}\n`);
+  const lines = quiet ? undefined : new ProgressLines(write, PULL_TEXTS, { tty: process.stdout.isTTY === true, columns: process.stdout.columns });
+  const interrupt = interruptSignal();
+  try {
+    const result = await engine.pullImage(name, { ...(lines ? { onProgress: (e: TransferProgress) => lines.update(e) } : {}), signal: interrupt.signal });
+    if (!quiet) {
+      write(`Digest: ${result.digest}\n`);
+      const shown = familiarString(ref);
+      write(result.status === 'up to date' ? `Status: Image is up to date for ${shown}\n` : `Status: Downloaded newer image for ${shown}\n`);
+    }
+    return result.reference;
+  } finally {
+    interrupt.dispose();
+  }
 }
 
 function pushCommand(ctx: CliContext): Command {

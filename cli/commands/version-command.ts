@@ -4,9 +4,9 @@ import { formatPlatform, hostPlatform } from '../../core/image/platform.ts';
 import { action, type CliContext } from '../context.ts';
 import { renderTemplate } from '../format/template.ts';
 
-declare const BERTH_VERSION: string;
-/** Injected by the bundler from package.json; "dev" when run from source. */
-export const VERSION = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : 'dev';
+import { ENGINE_VERSION as VERSION } from '../../core/system/engine-version.ts';
+
+export { VERSION };
 
 /** berth has no daemon, so `version` has Docker's Client section and no Server section. */
 export function versionCommand(ctx: CliContext): Command {

@@ -1,5 +1,7 @@
+import type { DetachedInit } from '../../backends/backend.ts';
 import type { ContainerConfig } from '../image/models.ts';
-import type { ContainerResources, MountSpec } from './container-spec.ts';
+import type { ContainerResources } from './container-spec.ts';
+import type { MountOption } from './mounts/mount-option.ts';
 import type { ContainerState } from './state.ts';
 
 export type RestartPolicy = { Name: 'no' | 'always' | 'unless-stopped' } | { Name: 'on-failure'; MaximumRetryCount: number };
@@ -12,10 +14,41 @@ export interface HostConfig {
   ReadonlyRootfs: boolean;
   Binds: string[];
   Tmpfs: Record<string, string>;
+  /** `--mount`s as given (Docker keeps them here too); absent when there are none. */
+  Mounts?: MountOption[];
   Resources: ContainerResources;
   LogConfig: { Type: 'json-file'; Config: { 'max-size'?: string; 'max-file'?: string } };
   /** The terminal's size as [height, width], as Docker's API has it. */
   ConsoleSize?: [number, number];
+}
+
+/**
+ * A mount of a container other than --tmpfs: Docker's MountPoint, as `inspect` shows it (field
+ * order included), plus what berth needs of it later. --tmpfs mounts are not mount points
+ * (Docker keeps them in HostConfig.Tmpfs only); a `--mount type=tmpfs` one is.
+ */
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Volumes: the volume's name (a random 64-hex one for an anonymous volume). */
+  Name?: string;
+  /** Binds: the host path; volumes: the volume's data directory; tmpfs: "". */
+  Source: string;
+  Destination: string;
+  /** Volumes: "local". */
+  Driver?: string;
+  /** The mode as `-v` gave it (`ro`, `z`, `rslave`...); "z" for a local volume given none, as Docker records it. */
+  Mode: string;
+  RW: boolean;
+  /** Binds: the propagation given, else "rprivate"; others: "". Recorded; the backend mounts rprivate. */
+  Propagation: string;
+  /** berth's own (inspect leaves it out): a volume made for this container, which `rm -v` and AutoRemove remove (Docker: a volume mount without a source). */
+  Anonymous?: boolean;
+  /** berth's own (Docker's CopyData): copy the image's content at Destination into the volume while it is empty; `nocopy` clears it. */
+  CopyData?: boolean;
+  /** berth's own: the labels a volume missing at create is made with (`--mount volume-label=`). */
+  VolumeLabels?: Record<string, string>;
+  /** berth's own: a tmpfs mount point's options (`size=64m,mode=1777`), Docker's defaults not included. */
+  TmpfsOptions?: string;
 }
 
 /**
@@ -44,7 +77,8 @@ export interface ContainerRecord {
   State: ContainerState;
   RestartCount: number;
   LogPath: string;
-  Mounts: MountSpec[];
+  /** Binds and volumes, in the order they were given (binds, -v volumes, then the image's VOLUMEs). */
+  Mounts: MountPoint[];
   /** Which backend runs it ("linux-native", "wasi"). */
   Driver: string;
   /** The snapshot holding its root filesystem. */
@@ -55,4 +89,6 @@ export interface ContainerRecord {
    * whose engine has gone from one that another live process runs.
    */
   Owner?: { pid: number; startTime: string };
+  /** berth's own: the monitor of a detached container while it runs (any engine process reconnects through it). */
+  Monitor?: DetachedInit;
 }

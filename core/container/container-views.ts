@@ -1,7 +1,7 @@
 import { shortId } from '../digest.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { humanDuration } from '../human-duration.ts';
-import type { ContainerRecord } from './container-record.ts';
+import type { ContainerRecord, MountPoint } from './container-record.ts';
 import type { ContainerStatus } from './state.ts';
 
 /** `docker ps`'s objects (Docker's ContainerSummary), the fields berth has. */
@@ -18,8 +18,11 @@ export interface ContainerSummary {
   State: ContainerStatus;
   Status: string;
   HostConfig: { NetworkMode: string };
-  Mounts: ContainerRecord['Mounts'];
+  Mounts: MountPointView[];
 }
+
+/** A mount point as Docker's API shows it (types.MountPoint): berth's own fields left out. */
+export type MountPointView = Omit<MountPoint, 'Anonymous' | 'CopyData' | 'VolumeLabels' | 'TmpfsOptions'>;
 
 /** `docker inspect` of a container: Docker's field names, the fields berth has. */
 export interface ContainerInspect {
@@ -41,6 +44,7 @@ export interface ContainerInspect {
     ReadonlyRootfs: boolean;
     Binds: string[];
     Tmpfs: Record<string, string>;
+    Mounts?: ContainerRecord['HostConfig']['Mounts'];
     LogConfig: ContainerRecord['HostConfig']['LogConfig'];
     Memory: number;
     MemorySwap: number;
@@ -48,8 +52,12 @@ export interface ContainerInspect {
     CpuShares: number;
     PidsLimit: number | null;
   };
-  Mounts: ContainerRecord['Mounts'];
+  Mounts: MountPointView[];
   Config: ContainerRecord['Config'];
+}
+
+export function mountPointViews(record: ContainerRecord): MountPointView[] {
+  return record.Mounts.map(({ Anonymous: _a, CopyData: _c, VolumeLabels: _l, TmpfsOptions: _t, ...view }) => view);
 }
 
 export function containerInspect(record: ContainerRecord): ContainerInspect {
@@ -73,6 +81,7 @@ export function containerInspect(record: ContainerRecord): ContainerInspect {
       ReadonlyRootfs: record.HostConfig.ReadonlyRootfs,
       Binds: record.HostConfig.Binds,
       Tmpfs: record.HostConfig.Tmpfs,
+      ...(record.HostConfig.Mounts ? { Mounts: record.HostConfig.Mounts } : {}),
       LogConfig: record.HostConfig.LogConfig,
       Memory: r.memory ?? 0,
       MemorySwap: r.memorySwap ?? 0,
@@ -80,7 +89,7 @@ export function containerInspect(record: ContainerRecord): ContainerInspect {
       CpuShares: r.cpuShares ?? 0,
       PidsLimit: r.pidsLimit ?? null,
     },
-    Mounts: record.Mounts,
+    Mounts: mountPointViews(record),
     Config: record.Config,
   };
 }
@@ -114,15 +123,15 @@ export function containerSummary(record: ContainerRecord): ContainerSummary {
     State: record.State.Status,
     Status: statusText(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode },
-    Mounts: record.Mounts,
+    Mounts: mountPointViews(record),
   };
 }
 
-/** `docker ps --filter`: status, label, name, ancestor, id, exited. */
-export type ContainerFilters = Partial<Record<'status' | 'label' | 'name' | 'ancestor' | 'id' | 'exited', string[]>>;
+/** `docker ps --filter`: status, label, name, ancestor, id, exited, volume. */
+export type ContainerFilters = Partial<Record<'status' | 'label' | 'name' | 'ancestor' | 'id' | 'exited' | 'volume', string[]>>;
 
 const STATUSES = new Set(['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead']);
-const KNOWN = new Set(['status', 'label', 'name', 'ancestor', 'id', 'exited']);
+const KNOWN = new Set(['status', 'label', 'name', 'ancestor', 'id', 'exited', 'volume']);
 
 /**
  * Docker's filters: values of one key are alternatives, keys must all match. `ancestor`
@@ -141,6 +150,8 @@ export function matchFilters(record: ContainerRecord, filters: ContainerFilters,
     any('id', (v) => record.Id.startsWith(v)) &&
     any('name', (v) => new RegExp(v).test(name) || new RegExp(v).test(record.Name)) &&
     any('exited', (v) => record.State.Status === 'exited' && String(record.State.ExitCode) === v) &&
+    // Docker's volume filter: a mount's destination, or its volume's name (a bind's source).
+    any('volume', (v) => record.Mounts.some((m) => m.Destination === v || (m.Name ?? m.Source) === v)) &&
     any('label', (v) => {
       const eq = v.indexOf('=');
       return eq < 0 ? v in record.Config.Labels : record.Config.Labels[v.slice(0, eq)] === v.slice(eq + 1);

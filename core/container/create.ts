@@ -1,9 +1,10 @@
-import { statSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import type { ImageConfig } from '../image/models.ts';
-import type { ContainerRecord, HostConfig } from './container-record.ts';
+import type { ContainerRecord, HostConfig, MountPoint } from './container-record.ts';
 import type { ContainerResources, ContainerSpec, MountSpec } from './container-spec.ts';
+import type { MountOption } from './mounts/mount-option.ts';
+import { planMountPoints } from './mounts/mount-points.ts';
 import { parseRestartPolicy } from './lifecycle/restart-policy.ts';
 import { createdState } from './state.ts';
 import type { ExecUser } from './user.ts';
@@ -45,30 +46,18 @@ export interface CreateContainerOptions {
   stopTimeout?: number;
   /** json-file options: max-size ("10m"), max-file ("3"). */
   logOptions?: { 'max-size'?: string; 'max-file'?: string };
-  /** Bind mounts as `-v` takes them: `/host:/container[:ro|rw]`; the host path must exist. */
+  /**
+   * `-v` with a source (Docker's HostConfig.Binds): `/host:/container[:mode]` binds a host path,
+   * which must exist; `name:/container[:mode]` mounts the named volume, made if missing. Modes
+   * as Docker's: ro/rw, nocopy (volumes: do not copy the image's content in), z/Z, propagation.
+   */
   binds?: string[];
+  /** Docker's HostConfig.Mounts (`--mount`): binds, volumes and tmpfs mounts as objects. */
+  mounts?: MountOption[];
+  /** Anonymous volumes at these container paths (Docker's Config.Volumes: what `-v /path` gives), added to the image's VOLUMEs. */
+  volumes?: string[];
   /** `--tmpfs`: container path -> mount options ("size=64m,mode=1777"), as HostConfig.Tmpfs. */
   tmpfs?: Record<string, string>;
-}
-
-/** A `-v` spec as a mount: absolute paths on both sides, an existing source, `ro`/`rw` only. */
-export function parseBind(spec: string): MountSpec & { type: 'bind' } {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new InvalidArgumentError(`invalid volume specification: '${spec}'`);
-  const [source, destination, mode] = parts as [string, string, string | undefined];
-  if (!isAbsolute(source)) {
-    // Docker would create or use a named volume here; berth's named volumes are not in yet.
-    throw new InvalidArgumentError(`invalid volume specification: '${spec}': named volumes are not supported yet; bind-mount an absolute host path (/host:/container)`);
-  }
-  if (!isAbsolute(destination)) throw new InvalidArgumentError(`invalid volume specification: '${spec}': mount path must be absolute`);
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new InvalidArgumentError(`invalid mode: ${mode}`);
-  try {
-    statSync(source);
-  } catch {
-    // Docker creates a missing bind source as a directory (the legacy -v rule); berth refuses rather than guess.
-    throw new InvalidArgumentError(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
-  }
-  return { type: 'bind', source: normalize(source), destination: normalize(destination), options: mode === 'ro' ? ['ro'] : [] };
 }
 
 /** Docker's tmpfs defaults (noexec, nosuid, nodev) merged with the options given, as the daemon does. */
@@ -127,7 +116,7 @@ export function buildRecord(
   imageId: string,
   image: ImageConfig,
   options: CreateContainerOptions,
-  extra: { logPath: string; driver: string },
+  extra: { logPath: string; driver: string; volumeSource?: (name: string) => string },
 ): Omit<ContainerRecord, 'Name'> {
   const config = image.config ?? {};
   let entrypoint = config.Entrypoint ?? [];
@@ -150,14 +139,9 @@ export function buildRecord(
   if (options.cpuShares !== undefined) resources.cpuShares = options.cpuShares;
   if (options.pidsLimit !== undefined) resources.pidsLimit = options.pidsLimit;
 
-  const binds = (options.binds ?? []).map(parseBind);
   const tmpfs = Object.entries(options.tmpfs ?? {}).map(([path, opts]) => tmpfsMount(path, opts));
-  const mounts = [...binds, ...tmpfs];
-  const destinations = new Set<string>();
-  for (const m of mounts) {
-    if (destinations.has(m.destination)) throw new InvalidArgumentError(`Duplicate mount point: ${m.destination}`);
-    destinations.add(m.destination);
-  }
+  const configVolumes = [...new Set([...Object.keys(config.Volumes ?? {}).sort(), ...(options.volumes ?? [])])];
+  const mounts = planMountPoints({ binds: options.binds ?? [], mounts: options.mounts ?? [], volumes: configVolumes, tmpfs: tmpfs.map((t) => t.destination) }, extra.volumeSource);
 
   const restartPolicy = parseRestartPolicy(options.restart ?? 'no');
   if (options.autoRemove && restartPolicy.Name !== 'no') throw new InvalidArgumentError(`Conflicting options: --restart and --rm`);
@@ -168,6 +152,7 @@ export function buildRecord(
     ReadonlyRootfs: options.readOnly ?? false,
     Binds: [...(options.binds ?? [])],
     Tmpfs: { ...options.tmpfs },
+    ...(options.mounts?.length ? { Mounts: structuredClone(options.mounts) } : {}),
     Resources: resources,
     LogConfig: { Type: 'json-file', Config: { ...options.logOptions } },
     ...(options.consoleSize ? { ConsoleSize: [options.consoleSize.rows, options.consoleSize.cols] as [number, number] } : {}),
@@ -187,6 +172,7 @@ export function buildRecord(
       Image: options.image,
       WorkingDir: options.workdir ?? config.WorkingDir ?? '',
       Labels: { ...config.Labels, ...options.labels },
+      ...(configVolumes.length ? { Volumes: Object.fromEntries(configVolumes.map((v) => [v, {}])) } : {}),
       Tty: options.tty ?? false,
       OpenStdin: options.openStdin ?? false,
       ...(stopSignal ? { StopSignal: stopSignal } : {}),
@@ -224,10 +210,25 @@ export function buildSpec(record: ContainerRecord, user: ExecUser): ContainerSpe
         : {}),
     },
     root: { readonly: record.HostConfig.ReadonlyRootfs },
-    mounts: record.Mounts,
+    mounts: specMounts(record),
     network: record.HostConfig.NetworkMode,
     resources: record.HostConfig.Resources,
   };
+}
+
+/**
+ * The mounts the backend performs: binds, volumes (a bind of the volume's data directory) and
+ * `--mount` tmpfs mounts, then HostConfig.Tmpfs; parents before what is mounted inside them, as Docker sorts them (by
+ * the depth of the destination, stable).
+ */
+function specMounts(record: ContainerRecord): MountSpec[] {
+  const spec = (m: MountPoint): MountSpec =>
+    m.Type === 'tmpfs'
+      ? tmpfsMount(m.Destination, m.TmpfsOptions ?? '')
+      : { type: 'bind', source: m.Source, destination: m.Destination, options: m.RW ? [] : ['ro'] };
+  const tmpfs = Object.entries(record.HostConfig.Tmpfs).map(([path, options]) => tmpfsMount(path, options));
+  const depth = (m: MountSpec) => m.destination.split('/').length;
+  return [...record.Mounts.map(spec), ...tmpfs].sort((a, b) => depth(a) - depth(b));
 }
 
 export function processEnv(record: ContainerRecord, user: ExecUser, extra: readonly string[] = []): string[] {

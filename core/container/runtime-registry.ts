@@ -1,10 +1,20 @@
 import type { Backend } from '../../backends/backend.ts';
+import type { ImageConfig, ImageManifest } from '../image/models.ts';
+import type { PlatformSpec } from '../image/platform.ts';
 import type { Snapshotter } from '../snapshot/snapshotter.ts';
 
 /** What containers run on: a snapshotter for their root filesystems and a backend. */
 export interface ContainerRuntime {
   snapshotter: Snapshotter;
   backend: Backend;
+}
+
+/** An image as a runtime decides whether it runs it. */
+export interface ImageCandidate {
+  /** From the image config (os, architecture, variant). */
+  platform: PlatformSpec;
+  config: ImageConfig;
+  manifest: ImageManifest;
 }
 
 /**
@@ -14,7 +24,10 @@ export interface ContainerRuntime {
  */
 export interface RuntimeProvider {
   readonly name: string;
-  open(root: string): Promise<ContainerRuntime>;
+  /** `root` is the engine's state directory; undefined for an in-memory engine. */
+  open(root: string | undefined): Promise<ContainerRuntime>;
+  /** Whether this runtime runs containers of the image (its platform, entrypoint, annotations). */
+  runs(image: ImageCandidate): boolean;
 }
 
 const providers: RuntimeProvider[] = [];

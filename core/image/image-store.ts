@@ -85,6 +85,32 @@ export class ImageStore {
   }
 
   /**
+   * The image's other platforms: when it was loaded or pulled as an index, the manifests of
+   * the index other than the one chosen for this store, whose manifest and config are here
+   * (a runtime that cannot run the chosen platform may run one of these).
+   */
+  async otherPlatforms(refOrId: string): Promise<ResolvedImage[]> {
+    const record = await this.get(refOrId);
+    if (!isIndexType(record.target.mediaType)) return [];
+    const index = parseManifestOrIndex(await this.content.readBytes(record.target.digest), record.target.digest, record.target.mediaType);
+    if (index.kind !== 'index') return [];
+    const found: ResolvedImage[] = [];
+    for (const descriptor of index.index.manifests) {
+      if (descriptor.digest === record.manifest.digest || !descriptor.platform) continue;
+      try {
+        const doc = parseManifestOrIndex(await this.content.readBytes(descriptor.digest), descriptor.digest, descriptor.mediaType);
+        if (doc.kind !== 'manifest') continue;
+        const config = parseImageConfig(await this.content.readBytes(doc.manifest.config.digest), doc.manifest.config.digest, doc.manifest);
+        found.push({ record, manifest: doc.manifest, config });
+      } catch (err) {
+        // A platform whose blobs were not fetched (a pull takes only the chosen one's).
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return found;
+  }
+
+  /**
    * Adds images whose blobs are all in the content store, and points their names at them. A
    * name that pointed at another image moves; that image stays, dangling, if nothing else
    * names it. All or nothing: one bad image registers none.

@@ -1,9 +1,11 @@
 import { AlreadyExistsError, ConflictError, FsError, InvalidArgumentError, NotFoundError } from '../errors.ts';
 import type { LayerEntry } from '../layer/layer-entry.ts';
+import type { TarMember } from '../layer/tar-writer.ts';
 import { applyToMemoryLayer, type ApplyToMemoryLayerOptions } from '../unionfs/layer/apply-to-memory-layer.ts';
 import { MemoryLayer } from '../unionfs/layer/memory-layer.ts';
 import type { Node } from '../unionfs/layer/nodes.ts';
 import { UnionFs } from '../unionfs/union-fs.ts';
+import { upperMembers } from '../unionfs/upper-members.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from './snapshotter.ts';
 
 /**
@@ -124,6 +126,12 @@ export class MemorySnapshotter implements Snapshotter {
     record.layer = layer;
   }
 
+  async *changes(key: string): AsyncIterable<TarMember> {
+    const record = this.get(key);
+    if (record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
+    yield* upperMembers(record.layer, this.parentLayers(record));
+  }
+
   /**
    * The filesystem of the active snapshot or view `key`: a UnionFs of its parents' layers with
    * the active snapshot's upper (read-only for a view). Every call returns the same object
@@ -147,6 +155,14 @@ export class MemorySnapshotter implements Snapshotter {
       throw new InvalidArgumentError(`expected one ${UNION_MOUNT_TYPE} mount from the memory snapshotter, got: ${types}`);
     }
     return this.unionOf(mount!.source);
+  }
+
+  /**
+   * The snapshot's own layer: a committed snapshot's, an active one's upper (what its union
+   * writes into), an empty one for a view. For saving it elsewhere; not to be modified.
+   */
+  layerOf(key: string): MemoryLayer {
+    return this.get(key).layer;
   }
 
   private create(kind: SnapshotKind, key: string, parent?: string): Mount[] {

@@ -1,4 +1,5 @@
 import type { LayerEntry } from '../layer/layer-entry.ts';
+import type { TarMember } from '../layer/tar-writer.ts';
 
 /**
  * A mount as data (containerd's model): the backend performs it. `cwd`, when set, is the
@@ -52,4 +53,10 @@ export interface Snapshotter {
   readFile(key: string, path: string): Promise<Uint8Array | undefined>;
   /** Applies a layer's changeset into the active snapshot `key`, in this snapshotter's format. */
   applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void>;
+  /**
+   * The changes of the active snapshot `key` over its parents as layer tar members, in name
+   * order (a directory before what it holds), deletions as whiteouts: what `docker commit`
+   * makes a layer of. Real modification times, so the same changes give the same diffID.
+   */
+  changes(key: string): AsyncIterable<TarMember>;
 }

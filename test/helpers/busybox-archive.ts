@@ -14,8 +14,10 @@ const APPLETS = [
 export interface BusyboxImageOptions {
   /** The name in the archive; default busybox:latest. */
   name?: string;
-  /** The image config's `config` (Cmd, Entrypoint, Env, StopSignal, Labels...). */
+  /** The image config's `config` (Cmd, Entrypoint, Env, StopSignal, Labels, Volumes...). */
   config?: Record<string, unknown>;
+  /** More members of the layer (the content of a VOLUME, say), after busybox's own. */
+  members?: TarMember[];
 }
 
 const sha256 = (data: Uint8Array) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -38,6 +40,7 @@ export async function busyboxArchive(options: BusyboxImageOptions = {}): Promise
     file('etc/group', 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\naudio:x:29:app\n'),
     dir('root', { mode: 0o700 }),
     dir('tmp', { mode: 0o1777 }),
+    ...(options.members ?? []),
   ]);
   const layerDigest = sha256(layer);
   const config = Buffer.from(

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { NotSupportedError } from '../../../backends/backend.ts';
 import { InvalidArgumentError } from '../../errors.ts';
 import type { ContainerManager } from './container-manager.ts';
 import type { LogStream } from '../json-file-log.ts';
@@ -43,6 +44,7 @@ export function parseTime(value: TimeSpec, now = Date.now()): number {
 
 export async function* containerLogs(manager: ContainerManager, idOrName: string, options: LogsOptions = {}): AsyncIterable<LogLine> {
   const record = await manager.store.get(idOrName);
+  if (!record.LogPath) throw new NotSupportedError(record.Driver, 'logs', 'an in-memory engine keeps no logs; read the output of runContainer');
   const config = record.HostConfig.LogConfig.Config;
   const entries = readLogs(record.LogPath, {
     ...(options.since !== undefined ? { since: parseTime(options.since) } : {}),
@@ -66,7 +68,7 @@ export interface TopResult {
 
 export async function containerTop(manager: ContainerManager, idOrName: string): Promise<TopResult> {
   const record = await manager.store.get(idOrName);
-  const live = manager.ownLive(record);
+  const live = await manager.liveOf(record);
   const rows = (await live.task.processes()).map((p) => [p.uid, String(p.pid), String(p.ppid), p.command]);
   return { Titles: ['UID', 'PID', 'PPID', 'CMD'], Processes: rows };
 }
@@ -89,7 +91,7 @@ const STATS_INTERVAL_MS = 1000;
 /** Samples until the container stops (or `stream: false`: one sample). */
 export async function* containerStats(manager: ContainerManager, idOrName: string, options: { stream?: boolean; signal?: AbortSignal } = {}): AsyncIterable<ContainerStats> {
   const record = await manager.store.get(idOrName);
-  const live = manager.ownLive(record);
+  const live = await manager.liveOf(record);
   const { availableParallelism } = await import('node:os');
   const cpus = availableParallelism();
   let previous = { read: new Date(0).toISOString(), total: 0 };

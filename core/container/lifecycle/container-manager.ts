@@ -1,12 +1,15 @@
+import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExitStatus, Task, TaskProcess } from '../../../backends/backend.ts';
+import { NotSupportedError, type DetachedInit, type ExitStatus, type Task, type TaskProcess } from '../../../backends/backend.ts';
 import type { ContainerRuntime } from '../runtime-registry.ts';
+import type { RuntimeSet } from '../runtime-set.ts';
 import { BerthError, ConflictError, NotFoundError } from '../../errors.ts';
 import type { EventLog } from '../../events/event-log.ts';
 import { isAlive } from '../../fs-util.ts';
-import type { ImageStore } from '../../image/image-store.ts';
+import type { ImageStore, ResolvedImage } from '../../image/image-store.ts';
 import { tagsOf } from '../../image/image-table.ts';
+import { platformOf } from '../../image/platform.ts';
 import { familiarString, parseReference } from '../../reference.ts';
 import { unpackImage } from '../../snapshot/unpack.ts';
 import type { ContainerRecord } from '../container-record.ts';
@@ -18,9 +21,10 @@ import { restartDelay, shouldRestart } from './restart-policy.ts';
 import { parseSignal } from './signals.ts';
 import { exitedState, guard, pausedState, runningState } from '../state.ts';
 import { resolveUserInSnapshot } from '../user.ts';
+import { anonymousVolumes, attachVolumes, type VolumeAttachment } from '../../volume/container-volumes.ts';
+import type { VolumeStore } from '../../volume/volume-store.ts';
 
-/** What runs containers: the snapshotter their root filesystems live in and the backend. */
-/** A container this engine process runs: its task, init, and how its run is ending. */
+/** A container this engine process runs or watches: its task, init, and how its run is ending. */
 export interface LiveContainer {
   task: Task;
   init: TaskProcess;
@@ -30,6 +34,8 @@ export interface LiveContainer {
   manualStop: boolean;
   /** The streams `run` hands out (attached), fed alongside the log. */
   attached?: { stdout: PassThrough; stderr: PassThrough };
+  /** Its init runs under a monitor (it outlives this process, which only watches it). */
+  detached: boolean;
 }
 
 export interface WaitResult {
@@ -48,6 +54,8 @@ const POLL_MS = 100;
  */
 export class ContainerManager {
   private readonly live = new Map<string, LiveContainer>();
+  /** Reconnections under way (see watch). */
+  private readonly watching = new Map<string, Promise<LiveContainer>>();
   private readonly restarts = new Map<string, NodeJS.Timeout>();
   /** The last restart delay of each container (Docker's backoff, kept while this engine runs). */
   private readonly backoff = new Map<string, number>();
@@ -60,9 +68,16 @@ export class ContainerManager {
   constructor(
     readonly store: ContainerStore,
     private readonly images: ImageStore,
-    private readonly runtime: () => Promise<ContainerRuntime>,
+    readonly runtimes: RuntimeSet,
     private readonly events: EventLog | undefined,
+    /** Where containers' volumes live; an in-memory engine has none. */
+    private readonly volumes?: VolumeStore,
   ) {}
+
+  /** The runtime a container was created on. */
+  runtimeOf(record: ContainerRecord): Promise<ContainerRuntime> {
+    return this.runtimes.named(record.Driver);
+  }
 
   /**
    * Marks containers whose engine process has gone as exited: embedded containers die with
@@ -74,6 +89,11 @@ export class ContainerManager {
     for (const record of await this.store.list()) {
       const s = record.State;
       if (!(s.Running || s.Restarting || s.Paused)) continue;
+      if (record.Monitor) {
+        // A detached container whose monitor has gone: its exit is in the exit file (or lost with the monitor).
+        if (!this.live.has(record.Id) && !isAlive(record.Monitor.monitorPid)) await this.settle(record);
+        continue;
+      }
       const owner = record.Owner;
       if (owner && (owner.pid === process.pid || isAlive(owner.pid))) continue;
       await this.store.update(record.Id, (r) => {
@@ -82,50 +102,87 @@ export class ContainerManager {
         delete r.Owner;
       });
       // Its cgroup and mount point outlived it; where no backend can open here, they stay.
-      await this.runtime()
+      await this.runtimeOf(record)
         .then(({ backend }) => backend.release(record.Id))
         .catch(() => undefined);
     }
   }
 
   async create(options: CreateContainerOptions): Promise<ContainerRecord> {
-    const { snapshotter, backend } = await this.runtime();
-    const { record: image, manifest, config } = await this.images.resolve(options.image);
+    const { image: { record: image, manifest, config }, driver, runtime } = await this.imageAndRuntime(options.image);
+    const { snapshotter } = runtime;
     const id = ContainerStore.newId();
     const logPath = this.logPath(id);
-    const draft = buildRecord(id, image.id, config, options, { logPath, driver: backend.name });
+    const draft = buildRecord(id, image.id, config, options, { logPath, driver, volumeSource: this.volumes?.mountpoint.bind(this.volumes) });
     const chainId = await unpackImage(this.images.content, snapshotter, manifest, config);
     await snapshotter.prepare(draft.SnapshotKey, chainId);
     let record: ContainerRecord;
+    let volumes: VolumeAttachment | undefined;
     try {
+      volumes = await attachVolumes(this.volumes, draft, runtime);
       record = await this.store.create(draft, options.name);
     } catch (err) {
+      await volumes?.undo().catch(() => undefined);
       await snapshotter.remove(draft.SnapshotKey).catch(() => undefined);
       throw err;
     }
+    await volumes.done();
     await this.emit('create', record);
     return record;
   }
 
-  async start(idOrName: string, options: { attach?: boolean } = {}): Promise<LiveContainer | undefined> {
+  /**
+   * The image's platform a runtime here runs, and that runtime: the platform chosen for this
+   * store, else another of its index (`--backend wasi` of a multi-platform image loaded for
+   * linux/amd64 runs its wasi/wasm build, as containerd picks the platform at run time).
+   */
+  private async imageAndRuntime(ref: string): Promise<{ image: ResolvedImage; driver: string; runtime: ContainerRuntime }> {
+    const chosen = await this.images.resolve(ref);
+    const candidate = (image: ResolvedImage) => ({ platform: platformOf(image.config), config: image.config, manifest: image.manifest });
+    try {
+      const { name, runtime } = await this.runtimes.forImage(candidate(chosen));
+      return { image: chosen, driver: name, runtime };
+    } catch (err) {
+      for (const other of await this.images.otherPlatforms(ref)) {
+        const found = await this.runtimes.forImage(candidate(other)).catch(() => undefined);
+        if (found) return { image: other, driver: found.name, runtime: found.runtime };
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Starts the container's init: attached (its output also handed to the caller), or with
+   * `detach` under a monitor so that it outlives this process (a backend that cannot detach
+   * refuses at once). Starting a running container does nothing (Docker).
+   */
+  async start(idOrName: string, options: { attach?: boolean; detach?: boolean } = {}): Promise<LiveContainer | undefined> {
     const id = await this.store.resolve(idOrName);
     const record = await this.store.get(id);
-    // Docker: starting a running container does nothing.
     if (record.State.Running && !record.State.Restarting) return this.live.get(id);
     guard.start(record.State, id);
     this.cancelRestart(id);
-    return this.startTask(record, options.attach ?? false);
+    return this.startTask(record, { attach: options.attach ?? false, detach: options.detach ?? false });
   }
 
-  private async startTask(record: ContainerRecord, attach: boolean): Promise<LiveContainer> {
+  private async startTask(record: ContainerRecord, how: { attach: boolean; detach: boolean }): Promise<LiveContainer> {
     const id = record.Id;
-    const { snapshotter, backend } = await this.runtime();
+    const { snapshotter, backend } = await this.runtimeOf(record);
+    const detach = how.detach;
+    if (detach && !backend.capabilities.detach) {
+      throw new NotSupportedError(backend.name, 'detached containers (run -d, start without -a)', 'its containers cannot outlive the engine process; run it attached');
+    }
+    const exitPath = this.exitPath(id);
     let task: Task | undefined;
     let init: TaskProcess;
     try {
       const user = await resolveUserInSnapshot(snapshotter, record.SnapshotKey, record.Config.User ?? '');
       task = await backend.create(buildSpec(record, user), await snapshotter.mounts(record.SnapshotKey));
-      init = await task.start({ stdin: record.Config.OpenStdin ?? false });
+      if (detach) await rm(exitPath, { force: true });
+      init = await task.start({
+        stdin: !detach && (record.Config.OpenStdin ?? false),
+        ...(detach ? { detach: { logPath: record.LogPath, rotation: logRotation(record), exitPath } } : {}),
+      });
     } catch (err) {
       await task?.delete().catch(() => undefined);
       // Docker keeps the container with the exit code of the failed start (127: not found) and its error.
@@ -136,14 +193,17 @@ export class ContainerManager {
       this.resolveWaiters(id, { StatusCode: exitCode, Error: { Message: (err as Error).message } });
       throw err;
     }
+    await this.volumeEvents('mount', record);
+    if (detach) return this.startedDetached(record, task, init, exitPath);
     const rotation = logRotation(record);
-    const log = new JsonFileLogWriter(record.LogPath, rotation);
-    const attached = attach ? { stdout: new PassThrough(), stderr: new PassThrough() } : undefined;
+    // An in-memory engine keeps no log: the output goes to the caller only.
+    const log = record.LogPath ? new JsonFileLogWriter(record.LogPath, rotation) : undefined;
+    const attached = how.attach ? { stdout: new PassThrough(), stderr: new PassThrough() } : undefined;
     const pump = async (stream: AsyncIterable<Uint8Array> | undefined, name: LogStream) => {
       const out = attached?.[name];
       try {
         for await (const chunk of stream ?? []) {
-          await log.write(name, chunk);
+          await log?.write(name, chunk);
           if (out && !out.destroyed) out.write(chunk);
         }
       } catch {
@@ -157,11 +217,11 @@ export class ContainerManager {
       r.State = runningState(r.State, init.pid);
       r.Owner = this.owner;
     });
-    const live: LiveContainer = { task, init, manualStop: false, exited: Promise.resolve(), ...(attached ? { attached } : {}) };
+    const live: LiveContainer = { task, init, manualStop: false, detached: false, exited: Promise.resolve(), ...(attached ? { attached } : {}) };
     live.exited = (async () => {
       const exit = await init.wait();
       await pumps;
-      await log.close().catch(() => undefined);
+      await log?.close().catch(() => undefined);
       await task.delete().catch(() => undefined);
       await this.recordExit(id, live, exit);
     })();
@@ -170,12 +230,70 @@ export class ContainerManager {
     return live;
   }
 
+  /** Records a detached start (its monitor, not this process, owns it) and watches for its exit. */
+  private async startedDetached(record: ContainerRecord, task: Task, init: TaskProcess, exitPath: string): Promise<LiveContainer> {
+    const monitor: DetachedInit = { pid: init.pid, monitorPid: init.monitorPid ?? 0, exitPath };
+    const updated = await this.store.update(record.Id, (r) => {
+      r.State = runningState(r.State, init.pid);
+      r.Monitor = monitor;
+      delete r.Owner;
+      return structuredClone(r);
+    });
+    const live = this.track(updated, task, init);
+    await this.emit('start', updated);
+    return live;
+  }
+
+  /** Watches a detached container's init: its exit is recorded here when it comes. */
+  private track(record: ContainerRecord, task: Task, init: TaskProcess): LiveContainer {
+    const live: LiveContainer = { task, init, manualStop: false, detached: true, exited: Promise.resolve() };
+    live.exited = (async () => {
+      const exit = await init.wait();
+      await task.delete().catch(() => undefined);
+      await this.recordExit(record.Id, live, exit, record.Monitor?.monitorPid);
+    })();
+    this.live.set(record.Id, live);
+    return live;
+  }
+
+  /**
+   * The live container of a detached container this process did not start (another engine
+   * process did, or one that has gone): reconnected through its backend, once.
+   */
+  private async watch(record: ContainerRecord): Promise<LiveContainer> {
+    const known = this.live.get(record.Id);
+    if (known) return known;
+    const pending = this.watching.get(record.Id);
+    if (pending) return pending;
+    const reconnecting = (async () => {
+      const { snapshotter, backend } = await this.runtimeOf(record);
+      const user = await resolveUserInSnapshot(snapshotter, record.SnapshotKey, record.Config.User ?? '');
+      const { task, init } = await backend.reconnect(buildSpec(record, user), record.Monitor!);
+      return this.live.get(record.Id) ?? this.track(record, task, init);
+    })();
+    this.watching.set(record.Id, reconnecting);
+    try {
+      return await reconnecting;
+    } finally {
+      this.watching.delete(record.Id);
+    }
+  }
+
   /** Records an exit: state, oom/die events, then a restart, an AutoRemove, or the waiters. */
-  private async recordExit(id: string, live: LiveContainer, exit: ExitStatus): Promise<void> {
-    const before = await this.store.get(id);
+  private async recordExit(id: string, live: LiveContainer, exit: ExitStatus, monitorPid?: number): Promise<void> {
+    const before = await this.store.get(id).catch(() => undefined);
+    if (this.live.get(id) === live) this.live.delete(id);
+    if (!before) return;
     const restart = !this.closed && shouldRestart(before.HostConfig.RestartPolicy, exit.exitCode, before.RestartCount, live.manualStop);
+    let recorded = true;
     const record = await this.store.update(id, (r) => {
-      r.State = exitedState(r.State, exit.exitCode, { oomKilled: exit.oomKilled ?? false });
+      // Several processes may watch one detached container: the first to see its end records it.
+      if (monitorPid !== undefined && (!r.State.Running || r.Monitor?.monitorPid !== monitorPid)) {
+        recorded = false;
+        return structuredClone(r);
+      }
+      r.State = exitedState(r.State, exit.exitCode, { oomKilled: exit.oomKilled ?? false, ...(exit.error ? { error: exit.error } : {}) });
+      delete r.Monitor;
       if (restart) {
         // Docker counts a restarting container as running.
         r.State = { ...r.State, Status: 'restarting', Restarting: true, Running: true };
@@ -184,15 +302,19 @@ export class ContainerManager {
       }
       return structuredClone(r);
     });
-    this.live.delete(id);
+    if (!recorded) {
+      this.resolveWaiters(id, { StatusCode: record.State.ExitCode });
+      return;
+    }
     if (exit.oomKilled) await this.emit('oom', record);
     await this.emit('die', record, { exitCode: String(exit.exitCode) });
+    await this.volumeEvents('unmount', record);
     if (restart) {
       const delay = restartDelay(this.backoff.get(id), Date.parse(record.State.FinishedAt) - Date.parse(record.State.StartedAt));
       this.backoff.set(id, delay);
       const timer = setTimeout(() => {
         this.restarts.delete(id);
-        void this.restartNow(id);
+        void this.restartNow(id, live.detached);
       }, delay);
       this.restarts.set(id, timer);
       return;
@@ -202,13 +324,13 @@ export class ContainerManager {
     if (record.HostConfig.AutoRemove && !this.removing.has(id)) await this.removeId(id).catch(() => undefined);
   }
 
-  private async restartNow(id: string): Promise<void> {
+  private async restartNow(id: string, detach: boolean): Promise<void> {
     try {
       const record = await this.store.update(id, (r) => {
         r.RestartCount += 1;
         return structuredClone(r);
       });
-      await this.startTask(record, false);
+      await this.startTask(record, { attach: false, detach });
     } catch {
       // The failed start is recorded on the container (State.Error); the policy ends there.
     }
@@ -271,7 +393,7 @@ export class ContainerManager {
     const { name, number } = parseSignal(signal);
     if (!record.State.Running) throw new ConflictError(`container ${record.Id} is not running`);
     await this.emit('kill', record, { signal: String(number) });
-    const live = this.live.get(record.Id);
+    const live = this.live.get(record.Id) ?? (record.Monitor ? await this.watch(record).catch(() => undefined) : undefined);
     if (live) {
       await live.init.kill(name).catch(() => undefined);
       if (record.State.Paused) await this.resume(record.Id, live);
@@ -294,11 +416,12 @@ export class ContainerManager {
 
   /** Waits for the current run to end (up to `ms`); true when it has. */
   private async waitForExit(id: string, ms?: number): Promise<boolean> {
-    const live = this.live.get(id);
+    const record = await this.store.get(id).catch(() => undefined);
+    const live = this.live.get(id) ?? (record?.Monitor && record.State.Running ? await this.watch(record).catch(() => undefined) : undefined);
     const deadline = ms === undefined ? Infinity : Date.now() + ms;
     if (live) {
       if (ms === undefined) {
-        await live.exited;
+        await heldOpen(live.exited);
         return true;
       }
       let timer: NodeJS.Timeout | undefined;
@@ -315,10 +438,11 @@ export class ContainerManager {
     return false;
   }
 
-  async restart(idOrName: string, options: { timeout?: number } = {}): Promise<void> {
+  /** Docker's restart: stop, then start (detached with `detach`, as the CLI's restart runs it). */
+  async restart(idOrName: string, options: { timeout?: number; detach?: boolean } = {}): Promise<void> {
     const id = await this.store.resolve(idOrName);
     await this.stop(id, options);
-    await this.start(id);
+    await this.start(id, { detach: options.detach ?? false });
     await this.emit('restart', await this.store.get(id));
   }
 
@@ -326,7 +450,7 @@ export class ContainerManager {
     const id = await this.store.resolve(idOrName);
     const record = await this.store.get(id);
     guard.pause(record.State, id);
-    const live = this.ownLive(record);
+    const live = await this.liveOf(record);
     await live.task.pause();
     const updated = await this.store.update(id, (r) => {
       r.State = pausedState(r.State, true);
@@ -339,7 +463,7 @@ export class ContainerManager {
     const id = await this.store.resolve(idOrName);
     const record = await this.store.get(id);
     guard.unpause(record.State, id);
-    const live = this.ownLive(record);
+    const live = await this.liveOf(record);
     await live.task.resume();
     const updated = await this.store.update(id, (r) => {
       r.State = pausedState(r.State, false);
@@ -348,10 +472,14 @@ export class ContainerManager {
     await this.emit('unpause', updated);
   }
 
-  /** The container's live task in this process; one another engine process runs cannot be reached. */
-  ownLive(record: ContainerRecord): LiveContainer {
+  /**
+   * The container's live task: this process's, or a detached container's, reconnected. An
+   * embedded container another engine process runs cannot be reached.
+   */
+  async liveOf(record: ContainerRecord): Promise<LiveContainer> {
     const live = this.live.get(record.Id);
     if (live) return live;
+    if (record.State.Running && record.Monitor) return this.watch(record);
     if (record.State.Running) {
       throw new BerthError('NOT_OWNED', `container ${record.Id} is run by another berth engine process (pid ${record.Owner?.pid}); do this from that process`);
     }
@@ -377,21 +505,27 @@ export class ContainerManager {
         await this.signal(current, 'SIGKILL');
         await this.waitForExit(id);
       }
-      await this.removeId(id);
+      await this.removeId(id, options.volumes ?? false);
     } finally {
       this.removing.delete(id);
     }
   }
 
-  private async removeId(id: string): Promise<void> {
+  /** With `volumes` (`rm -v`), or for an AutoRemove container (Docker's --rm), its anonymous volumes go too. */
+  private async removeId(id: string, volumes = false): Promise<void> {
     const record = await this.store.update(id, (r) => {
       r.State = { ...r.State, Status: 'removing', Running: false, Restarting: false };
       return structuredClone(r);
     });
-    const { snapshotter } = await this.runtime();
+    const { snapshotter } = await this.runtimeOf(record);
     await snapshotter.remove(record.SnapshotKey).catch((err) => {
       if (!(err instanceof NotFoundError)) throw err;
     });
+    if (volumes || record.HostConfig.AutoRemove) {
+      // Before the record goes, so that whoever sees the container gone sees its volumes gone.
+      // As in Docker, the container goes whatever happens to them; one left is dangling (volume prune).
+      await this.volumes?.removeAnonymous(id, anonymousVolumes(record)).catch(() => undefined);
+    }
     await this.store.remove(id);
     this.resolveWaiters(id, { StatusCode: record.State.ExitCode });
     await this.emit('destroy', record);
@@ -406,12 +540,15 @@ export class ContainerManager {
     const id = await this.store.resolve(idOrName);
     const record = await this.store.get(id);
     if (!record.State.Running && !record.State.Restarting) return { StatusCode: record.State.ExitCode };
+    if (record.Monitor) await this.watch(record).catch(() => undefined);
     if (this.live.has(id) || this.restarts.has(id)) {
-      return new Promise((resolve) => {
-        const list = this.waiters.get(id) ?? [];
-        list.push(resolve);
-        this.waiters.set(id, list);
-      });
+      return heldOpen(
+        new Promise((resolve) => {
+          const list = this.waiters.get(id) ?? [];
+          list.push(resolve);
+          this.waiters.set(id, list);
+        }),
+      );
     }
     for (;;) {
       const current = await this.store.get(id).catch(() => undefined);
@@ -431,6 +568,10 @@ export class ContainerManager {
   async stillWriting(id: string): Promise<boolean> {
     if (this.live.has(id) || this.restarts.has(id)) return true;
     const record = await this.store.get(id).catch(() => undefined);
+    if (record?.Monitor && record.State.Running && !isAlive(record.Monitor.monitorPid)) {
+      await this.settle(record);
+      return false;
+    }
     return !!record && (record.State.Running || record.State.Restarting);
   }
 
@@ -441,13 +582,27 @@ export class ContainerManager {
   }
 
   async inspect(idOrName: string): Promise<ContainerInspect> {
-    return containerInspect(await this.store.get(idOrName));
+    const record = await this.settle(await this.store.get(idOrName));
+    if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
+    return containerInspect(record);
+  }
+
+  /**
+   * The record once a detached container whose monitor has gone has its exit recorded, so that
+   * what is shown is true even when no engine process watched it end.
+   */
+  private async settle(record: ContainerRecord): Promise<ContainerRecord | undefined> {
+    if (!record.Monitor || !record.State.Running || this.live.has(record.Id) || isAlive(record.Monitor.monitorPid)) return record;
+    const live = await this.watch(record).catch(() => undefined);
+    if (live) await heldOpen(live.exited).catch(() => undefined);
+    // Gone when its exit removed it (AutoRemove).
+    return this.store.get(record.Id).catch(() => undefined);
   }
 
   async list(options: { all?: boolean; filters?: ContainerFilters } = {}): Promise<ContainerSummary[]> {
     const table = await this.images.read();
     const imageNames = (imageId: string) => tagsOf(table, imageId).flatMap((t) => [t, familiarString(parseReference(t))]);
-    const records = await this.store.list();
+    const records = (await Promise.all((await this.store.list()).map((r) => this.settle(r)))).filter((r) => r !== undefined);
     return records
       .filter((r) => (options.all || r.State.Running || r.State.Paused) && matchFilters(r, options.filters ?? {}, imageNames))
       .sort((a, b) => Date.parse(b.Created) - Date.parse(a.Created))
@@ -458,9 +613,9 @@ export class ContainerManager {
   async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
     const deleted: string[] = [];
     let reclaimed = 0;
-    const { snapshotter } = await this.runtime();
     for (const record of await this.store.list()) {
       if (record.State.Running || record.State.Paused || this.restarts.has(record.Id)) continue;
+      const { snapshotter } = await this.runtimeOf(record);
       reclaimed += (await snapshotter.usage(record.SnapshotKey).catch(() => ({ size: 0 }))).size;
       await this.remove(record.Id).then(
         () => deleted.push(record.Id),
@@ -475,12 +630,15 @@ export class ContainerManager {
     return (await this.store.list()).filter((r) => r.Image === imageId).map((r) => ({ containerId: r.Id, running: r.State.Running }));
   }
 
-  /** Kills what this engine runs (they would die with the process anyway) and waits for their exits to be recorded. */
+  /**
+   * Kills the embedded containers this engine runs (they would die with the process anyway)
+   * and waits for their exits to be recorded. Detached ones run on under their monitors.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const id of [...this.restarts.keys()]) await this.stop(id).catch(() => undefined);
     await Promise.all(
-      [...this.live.entries()].map(async ([id, live]) => {
+      [...this.live.entries()].filter(([, live]) => !live.detached).map(async ([id, live]) => {
         live.manualStop = true;
         await live.init.kill('SIGKILL').catch(() => undefined);
         const record = await this.store.get(id).catch(() => undefined);
@@ -490,9 +648,27 @@ export class ContainerManager {
     );
   }
 
+  /** Where a detached container's monitor records its exit. */
+  exitPath(id: string): string {
+    const dir = this.store.containerDir(id);
+    return dir ? `${dir}/exit.json` : '';
+  }
+
   logPath(id: string): string {
     const dir = this.store.containerDir(id);
     return dir ? `${dir}/${id}-json.log` : '';
+  }
+
+  /** Docker's volume mount / unmount events for each volume of the container, as it starts and stops. */
+  private async volumeEvents(action: 'mount' | 'unmount', record: ContainerRecord): Promise<void> {
+    for (const m of record.Mounts) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      const attributes: Record<string, string> =
+        action === 'mount'
+          ? { driver: m.Driver ?? 'local', container: record.Id, destination: m.Destination, 'read/write': String(m.RW), propagation: m.Propagation }
+          : { driver: m.Driver ?? 'local', container: record.Id };
+      await this.events?.emit('volume', action, m.Name, attributes);
+    }
   }
 
   /** Docker's container event attributes: the container's labels, its image and name. */
@@ -504,4 +680,18 @@ export class ContainerManager {
 function logRotation(record: ContainerRecord): { maxSize: number; maxFile: number } {
   const config = record.HostConfig.LogConfig.Config;
   return { maxSize: config['max-size'] ? parseMemory(config['max-size']) : 0, maxFile: config['max-file'] ? Number(config['max-file']) : 1 };
+}
+
+/**
+ * A detached container's exit is watched through handles that do not keep the process alive
+ * (an engine process may end while its detached containers run on); a caller that awaits one
+ * expects the process to stay up until it settles.
+ */
+async function heldOpen<T>(promise: Promise<T>): Promise<T> {
+  const timer = setInterval(() => undefined, 2 ** 30);
+  try {
+    return await promise;
+  } finally {
+    clearInterval(timer);
+  }
 }

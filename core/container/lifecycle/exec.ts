@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { TaskProcess } from '../../../backends/backend.ts';
-import type { ContainerRuntime } from '../runtime-registry.ts';
+import { NotSupportedError, type TaskProcess } from '../../../backends/backend.ts';
 import type { ContainerManager } from './container-manager.ts';
 import { processEnv } from '../create.ts';
 import { guard } from '../state.ts';
@@ -18,6 +17,8 @@ export interface ExecOptions {
   tty?: boolean;
   /** Give the process a stdin pipe (`-i`). */
   stdin?: boolean;
+  /** `docker exec -d`: the process outlives this one (a backend that cannot detach refuses); no streams. */
+  detach?: boolean;
 }
 
 /** A process started in a running container. */
@@ -38,10 +39,14 @@ export interface ExecProcess {
  * exec_start (with the command, as Docker's actions carry it) and exec_die (execID, exitCode).
  * Its output is the caller's, not the container's log (as in Docker).
  */
-export async function execInContainer(manager: ContainerManager, runtime: ContainerRuntime, idOrName: string, options: ExecOptions): Promise<ExecProcess> {
+export async function execInContainer(manager: ContainerManager, idOrName: string, options: ExecOptions): Promise<ExecProcess> {
   const record = await manager.store.get(idOrName);
+  const runtime = await manager.runtimeOf(record);
   guard.exec(record.State, record.Id);
-  const live = manager.ownLive(record);
+  const live = await manager.liveOf(record);
+  if (options.detach && !runtime.backend.capabilities.detach) {
+    throw new NotSupportedError(runtime.backend.name, 'exec -d', 'its processes cannot outlive the engine process');
+  }
   const user = await resolveUserInSnapshot(runtime.snapshotter, record.SnapshotKey, options.user ?? record.Config.User ?? '');
   const execId = randomBytes(32).toString('hex');
   const command = options.cmd.join(' ');
@@ -54,7 +59,7 @@ export async function execInContainer(manager: ContainerManager, runtime: Contai
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       ...(options.tty ? { terminal: true } : {}),
     },
-    { stdin: options.stdin ?? false },
+    options.detach ? { detach: true } : { stdin: options.stdin ?? false },
   );
   await manager.emit(`exec_start: ${command}`, record, { execID: execId });
   const exited = process.wait().then(async (exit) => {
