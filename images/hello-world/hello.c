@@ -13,9 +13,15 @@ static const char MESSAGE[] =
     "    Node.js process: there is no daemon.\n"
     " 2. The engine found the \"hello-world\" image in its local store, loaded from\n"
     "    an OCI layout built from berth's own sources (no registry, no network).\n"
+#if defined(__wasi__)
+    " 3. It chose the image's wasi/wasm build, unpacked its layer into a copy-on-\n"
+    "    write union filesystem and ran this WebAssembly module in a worker thread\n"
+    "    on the WASI backend (the same image also holds a native linux/amd64 build).\n"
+#else
     " 3. It unpacked the image's layer into an overlay snapshot and started this\n"
     "    program in new Linux namespaces and a cgroup (the same image also holds a\n"
     "    WebAssembly build of it, for the WASI backend).\n"
+#endif
     " 4. The engine streamed this output to your terminal, and with --rm removed\n"
     "    the container once it exited.\n"
     "\n"
