@@ -1,43 +1,30 @@
 /**
  * The container commands of the real CLI bundle (dist/cli.js), spawned as a user would against
- * one state root loaded with the busybox test image. berth's containers run embedded in the
- * process that starts them (the monitor for detached ones is not in yet), so a container one
- * CLI process runs can be stopped, killed, removed, waited for and listed from another, but
- * exec / top / stats / pause need the process that runs it: those say so.
+ * one state root loaded with the busybox test image. An attached `berth run` runs its container
+ * inside that berth process, so another CLI process can stop, kill, remove, wait for and list
+ * it, but exec / top / stats / pause need the process that runs it: those say so (detached
+ * containers, which any process reaches, are in detached-containers.test.ts).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
+import { berthOk, runBerth, type CliResult } from './helpers/cli.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
 const HELLO_LAYOUT = join(REPO, 'images', 'hello-world', 'build', 'oci');
 
-type Result = { code: number | null; stdout: string; stderr: string };
+type Result = CliResult;
 
 let root: string;
 let host: string;
 
-function berth(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { env: { ...process.env, BERTH_ROOT: root }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-    child.stdin!.on('error', () => {});
-    child.stdin!.end(input);
-  });
-}
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await berth(args, input);
-  expect(r.stderr, `berth ${args.join(' ')}`).toBe('');
-  expect(r.code, `berth ${args.join(' ')}`).toBe(0);
-  return r.stdout;
-}
+const berth = (args: string[], input?: string): Promise<Result> => runBerth(root, args, input);
+const ok = (args: string[], input?: string): Promise<string> => berthOk(root, args, input);
 
 /** `berth run --name NAME ...` left running in the background; resolves once the container runs. */
 async function background(name: string, args: string[]): Promise<{ child: ChildProcess; exit: Promise<Result> }> {

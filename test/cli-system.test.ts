@@ -4,7 +4,7 @@
  * Engine's systemDf and info checked against what the engine's other calls report.
  */
 import '../backends/register.ts';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, hostname, machine } from 'node:os';
@@ -13,34 +13,20 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../core/engine.ts';
 import { busyboxArchive, type BusyboxImageOptions } from './helpers/busybox-archive.ts';
+import { berthOk, runBerth } from './helpers/cli.ts';
 import { chunksOf } from './helpers/tar.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
 
-type Result = { code: number | null; stdout: string; stderr: string };
 
 const roots: string[] = [];
 afterAll(async () => {
   for (const root of roots) await rm(root, { recursive: true, force: true });
 });
 
-function berth(root: string, args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { env: { ...process.env, BERTH_ROOT: root }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-    child.stdin!.on('error', () => {});
-    child.stdin!.end(input);
-  });
-}
-
-async function ok(root: string, args: string[], input?: string): Promise<string> {
-  const r = await berth(root, args, input);
-  expect(r.stderr, `berth ${args.join(' ')}`).toBe('');
-  expect(r.code, `berth ${args.join(' ')}`).toBe(0);
-  return r.stdout;
-}
+const berth = runBerth;
+const ok = berthOk;
 
 /** A fresh state root with busybox:latest and the images asked for loaded. */
 async function freshRoot(...images: BusyboxImageOptions[]): Promise<string> {

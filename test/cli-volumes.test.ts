@@ -9,31 +9,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
+import { berthOk, runBerth, type CliResult } from './helpers/cli.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
 const HEX64 = /^[0-9a-f]{64}$/;
 
-type Result = { code: number | null; stdout: string; stderr: string };
+type Result = CliResult;
 
 let root: string;
 
-function berth(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { env: { ...process.env, BERTH_ROOT: root }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
-    });
-    child.stdin!.on('error', () => {});
-    child.stdin!.end(input);
-  });
-}
-
-async function ok(args: string[], input?: string): Promise<string> {
-  const r = await berth(args, input);
-  expect(r.stderr, `berth ${args.join(' ')}`).toBe('');
-  expect(r.code, `berth ${args.join(' ')}`).toBe(0);
-  return r.stdout;
-}
+const berth = (args: string[], input?: string): Promise<Result> => runBerth(root, args, input);
+const ok = (args: string[], input?: string): Promise<string> => berthOk(root, args, input);
 
 beforeAll(async () => {
   root = mkdtempSync('/var/tmp/berth-cli-vol-');
