@@ -262,10 +262,10 @@ describe('failures before exec', () => {
     expect(err).toMatchObject({ code: 'EACCES', exitCode: 126 });
   });
 
-  it('a bad cwd names chdir and the path', async () => {
-    const err = await spawnError(['true'], { cwd: '/nope' });
-    expect(err.message).toBe('chdir /nope: ENOENT (No such file or directory)');
-    expect(err).toMatchObject({ code: 'ENOENT', syscall: 'chdir', path: '/nope' });
+  it('a bad cwd names chdir and the path; a missing one is created, as Docker does', async () => {
+    const err = await spawnError(['true'], { cwd: '/etc/motd' });
+    expect(err.message).toBe('chdir /etc/motd: ENOTDIR (Not a directory)');
+    expect(err).toMatchObject({ code: 'ENOTDIR', syscall: 'chdir', path: '/etc/motd' });
     expect(err.exitCode).toBeUndefined();
   });
 
@@ -326,7 +326,7 @@ describe('cleanup', () => {
         } else {
           // The child fails after it has changed its umask, fds and signal handlers: none of
           // that is this process's.
-          expect(() => ContainerProcess.spawn({ ...baseSpec(mounts, ['true']), cwd: '/nope' })).toThrow('chdir /nope: ENOENT (No such file or directory)');
+          expect(() => ContainerProcess.spawn({ ...baseSpec(mounts, ['true']), cwd: '/etc/motd' })).toThrow('chdir /etc/motd: ENOTDIR (Not a directory)');
         }
       }
       await new Promise((resolve) => setImmediate(resolve));

@@ -324,9 +324,9 @@ describe('a detached container', () => {
     expect(existsSync(detach.exitPath)).toBe(false);
     await task.delete();
 
-    const badCwd = spec(['true'], { process: { args: ['true'], env: [], cwd: '/nope', user: USER } });
+    const badCwd = spec(['true'], { process: { args: ['true'], env: [], cwd: '/etc/motd', user: USER } });
     const cwdTask = await backend.create(badCwd, await snapshotter.prepare(`c${++count}`, 'busybox'));
-    await expect(cwdTask.start({ detach: detachOptions(badCwd.id) })).rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir', message: 'chdir /nope: ENOENT (No such file or directory)' });
+    await expect(cwdTask.start({ detach: detachOptions(badCwd.id) })).rejects.toMatchObject({ code: 'ENOTDIR', syscall: 'chdir', message: 'chdir /etc/motd: ENOTDIR (Not a directory)' });
     await cwdTask.delete();
   });
 

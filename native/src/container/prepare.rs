@@ -400,6 +400,16 @@ pub fn prepare(spec: &SpawnSpec) -> Result<Prepared, Error> {
         }
     }
 
+    // Docker creates a missing working directory, with its parents, owned by root (moby's
+    // SetupWorkingDirectory; runc does the same), before a read-only root is remounted.
+    let mut dir = Vec::new();
+    for name in spec.process.cwd.to_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()) {
+        dir.push(b'/');
+        dir.extend_from_slice(name);
+        let path = CString::new(dir.clone()).expect("a CString's bytes hold no NUL");
+        p.mkdir(&path, 0o755);
+    }
+
     for path in &spec.masked_paths {
         absolute("maskedPaths[]", path)?;
         p.push(Op::Mask(path.clone()), label("mask", &lossy(path)));
