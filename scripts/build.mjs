@@ -1,8 +1,10 @@
 // Bundles the CLI into dist/cli.js (one file, quick to start), the library into dist/index.js,
 // and the WASI worker into dist/wasi-worker.js, which both find next to themselves
-// (backends/wasi/worker-source.ts: `new URL('./wasi-worker.js', import.meta.url)`).
+// (backends/wasi/worker-source.ts: `new URL('./wasi-worker.js', import.meta.url)`); and the
+// browser build into dist/browser/ (scripts/build-browser.mjs).
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { buildBrowser } from './build-browser.mjs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
@@ -33,4 +35,5 @@ await Promise.all([
   build({ ...common, entryPoints: ['index.ts'], outfile: 'dist/index.js', packages: 'external' }),
   // Self-contained (its dependencies bundled in), so a worker starts without resolving packages.
   build({ ...common, entryPoints: ['backends/wasi/wasi-worker.ts'], minify: true, outfile: 'dist/wasi-worker.js' }),
+  buildBrowser(),
 ]);

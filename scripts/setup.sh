@@ -98,4 +98,10 @@ if [ "$(uname -s)" = Linux ]; then
   fi
 fi
 
+# Debian's chromium: the browser test (test/browser.test.ts) runs berth's browser build
+# (scripts/build-browser.mjs) in it, headless, driven by playwright-core.
+if [ "$(uname -s)" = Linux ] && [ ! -x /usr/bin/chromium ]; then
+  install_debian_packages "the browser test" chromium
+fi
+
 node scripts/build.mjs

@@ -67,6 +67,61 @@ describe('browser_wasi_shim workarounds', () => {
     expect(open(ours.shim, ours.bytes, ours.view)).toBe(4);
   });
 
+  test('fd_renumber onto a closed number moves the descriptor there (the shim: EBADF), onto itself does nothing', () => {
+    // yosys's redirection of stdout into a file around its in-process ABC (passes/techmap/abc.cc):
+    // open the file (a) and a placeholder (b), move stdout onto b, the file onto 1, then b back.
+    const redirect = (shim: WASI, bytes: Uint8Array, view: DataView) => {
+      const open = () => {
+        bytes.set(new TextEncoder().encode('log'), 100);
+        expect(shim.wasiImport.path_open!(3, 0, 100, 3, 0, 0n, 0n, 0, 200)).toBe(0);
+        return view.getUint32(200, true);
+      };
+      const write = (text: string) => {
+        const data = new TextEncoder().encode(text);
+        bytes.set(data, 300);
+        view.setUint32(400, 300, true);
+        view.setUint32(404, data.length, true);
+        return shim.wasiImport.fd_write!(1, 400, 1, 408);
+      };
+      const [file, placeholder] = [open(), open()];
+      return [
+        shim.wasiImport.fd_renumber!(1, placeholder),
+        shim.wasiImport.fd_renumber!(file, 1),
+        write('to the file'),
+        shim.wasiImport.fd_renumber!(placeholder, 1),
+        shim.wasiImport.fd_renumber!(1, 1),
+        write('to stdout'),
+      ];
+    };
+    const setup = () => {
+      const stdout = new File([]);
+      const log = new File([]);
+      const fds = [new OpenFile(new File([])), new OpenFile(stdout), new OpenFile(new File([])), new PreopenDirectory('/', new Map([['log', log]]))];
+      return { stdout, log, fds };
+    };
+    const text = (file: File) => new TextDecoder().decode(file.data);
+
+    const before = setup();
+    const plain = withMemory(new WASI([], [], before.fds, { debug: false }));
+    expect(redirect(plain.shim, plain.bytes, plain.view)).toEqual([0, wasi.ERRNO_BADF, wasi.ERRNO_BADF, wasi.ERRNO_BADF, wasi.ERRNO_BADF, wasi.ERRNO_BADF]);
+    expect([text(before.log), text(before.stdout)]).toEqual(['', '']);
+    const self = withMemory(new WASI([], [], setup().fds, { debug: false }));
+    expect(self.shim.wasiImport.fd_renumber!(1, 1)).toBe(0);
+    expect(self.shim.fds[1]).toBeUndefined();
+
+    const after = setup();
+    const ours = withMemory(new ContainerWasi([], [], after.fds));
+    expect(redirect(ours.shim, ours.bytes, ours.view)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect([text(after.log), text(after.stdout)]).toEqual(['to the file', 'to stdout']);
+    // The numbers the renumbering freed are reused; a descriptor that is not open, or a number
+    // past the limit (dup2's EBADF), is refused.
+    expect(ours.shim.wasiImport.path_open!(3, 0, 100, 3, 0, 0n, 0n, 0, 200)).toBe(0);
+    expect(ours.view.getUint32(200, true)).toBe(4);
+    expect(ours.shim.wasiImport.fd_renumber!(9, 1)).toBe(wasi.ERRNO_BADF);
+    expect(ours.shim.wasiImport.fd_renumber!(1, 1 << 20)).toBe(wasi.ERRNO_BADF);
+    expect(ours.shim.wasiImport.fd_renumber!(1, -1)).toBe(wasi.ERRNO_BADF);
+  });
+
   test('args sizes count UTF-8 bytes (the shim counts UTF-16 units and wasi-libc\'s buffer overflows)', async () => {
     const plain = withMemory(new WASI(['€€'], [], [], { debug: false }));
     plain.shim.wasiImport.args_sizes_get!(0, 4);

@@ -8,6 +8,10 @@ import { nowNs } from './worker-protocol.ts';
  * - debug logging is on unless `debug: false` is passed: always passed;
  * - path_open appends descriptors and fd_close never frees a number: the lowest free number is
  *   reused, as POSIX requires;
+ * - fd_renumber fails with EBADF when `to` is not open, and renumbering a descriptor onto itself
+ *   loses it: here, as in the preview1 component adapter and wasmer, `to` need not be open (what
+ *   it held is closed), and onto itself is a no-op. yosys moves stdout aside, a file onto 1 and
+ *   stdout back around its in-process ABC: with the shim, all output after it was lost;
  * - fd_readdir asks the descriptor for one entry per cookie, and the shim's directories list all
  *   entries for each (quadratic): here a directory is listed once per pass and served linearly;
  * - path_symlink is ENOTSUP, and path_readlink fails with EBADF when the buffer is short (readlink
@@ -46,6 +50,18 @@ export class ContainerWasi extends WASI {
       if (ret !== 0 || fd_obj === null) return ret;
       const opened = this.allocateFd(fd_obj);
       new DataView(memory()).setUint32(openedPtr, opened, true);
+      return 0;
+    };
+
+    imports.fd_renumber = (fd: number, to: number) => {
+      const from = this.fds[fd];
+      // A number is an i32 here: one past 2^31 arrives negative.
+      if (from === undefined || to < 0 || to >= MAX_FDS) return wasi.ERRNO_BADF;
+      if (fd === to) return 0;
+      // What `to` was is closed, as dup2 closes it; a failure there does not stop the renumbering.
+      this.fds[to]?.fd_close();
+      this.fds[to] = from;
+      delete this.fds[fd];
       return 0;
     };
 
@@ -176,6 +192,12 @@ export class ContainerWasi extends WASI {
     return 0;
   }
 }
+
+/**
+ * The descriptor numbers fd_renumber may use: Linux's default RLIMIT_NOFILE, past which dup2
+ * fails with EBADF too. Descriptors live in an array searched for the lowest free number.
+ */
+const MAX_FDS = 1024;
 
 /** Never notified: Atomics.wait on it is a plain sleep. */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

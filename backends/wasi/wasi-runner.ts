@@ -1,6 +1,5 @@
-import { MessageChannel, type Worker } from 'node:worker_threads';
 import type { WasiFs } from './wasi-fs.ts';
-import { serveFsChannel } from './fs-channel.ts';
+import { INITIAL_BUFFER, serveFsChannel } from './fs-channel.ts';
 import { ModuleCache } from './module-cache.ts';
 import { OutputStream } from './output-stream.ts';
 import { StdinSource, type StdinInput } from './stdin-source.ts';
@@ -91,11 +90,11 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
   const stderr = new OutputStream();
   const host = new UnionFsHost(options.fs, new StdinSource(options.stdin));
   const channel = new MessageChannel();
-  const fsSignal = new SharedArrayBuffer(4);
+  const fsBuffer = new SharedArrayBuffer(INITIAL_BUFFER);
   const usage = new BigInt64Array(new SharedArrayBuffer(24));
   const started = nowNs();
   let ended: bigint | undefined;
-  serveFsChannel({ port: channel.port1, signal: fsSignal }, (request) => host.handle(request));
+  serveFsChannel({ port: channel.port1, buffer: fsBuffer }, (request) => host.handle(request));
 
   let settle!: (exit: WasiExit) => void;
   const exited = new Promise<WasiExit>((resolve) => (settle = resolve));
@@ -104,9 +103,7 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
     if (done) return;
     done = true;
     ended = nowNs();
-    worker.off('message', onMessage);
-    worker.off('error', onError);
-    worker.off('exit', onExit);
+    unlisten();
     channel.port1.close();
     stdout.end();
     stderr.end();
@@ -124,11 +121,11 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
       finish({ exitCode: TRAP_EXIT_CODE, trap: message.message }, !message.instantiate);
     }
   };
-  const onError = (error: Error) => finish({ exitCode: TRAP_EXIT_CODE, trap: error.message }, false);
-  const onExit = () => finish({ exitCode: KILLED_EXIT_CODE, signal: 'SIGKILL' }, false);
-  worker.on('message', onMessage);
-  worker.on('error', onError);
-  worker.on('exit', onExit);
+  const unlisten = worker.listen({
+    message: onMessage,
+    error: (error) => finish({ exitCode: TRAP_EXIT_CODE, trap: error.message }, false),
+    exit: () => finish({ exitCode: KILLED_EXIT_CODE, signal: 'SIGKILL' }, false),
+  });
 
   const run: RunMessage = {
     kind: 'run',
@@ -136,7 +133,7 @@ export async function runWasi(options: WasiRunOptions): Promise<WasiProcess> {
     args: options.args,
     env: env.some((entry) => entry.startsWith('PWD=')) ? env : [...env, `PWD=${cwd}`],
     fsPort: channel.port2,
-    fsSignal,
+    fsBuffer,
     usage: usage.buffer as SharedArrayBuffer,
   };
   worker.postMessage(run, [channel.port2]);

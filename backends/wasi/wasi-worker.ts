@@ -1,24 +1,24 @@
 /**
- * The worker thread a WASI module runs in: one run at a time, reused by the pool after a run
- * that ended normally. Its filesystem, stdin included, is the main thread's (fs-channel.ts).
+ * The worker a WASI module runs in (a Node worker thread, or a browser's Web Worker: see
+ * environment/): one run at a time, reused by the pool after a run that ended normally. Its
+ * filesystem, stdin included, is the main thread's (fs-channel.ts).
  */
-import { parentPort } from 'node:worker_threads';
 import type { Fd } from '@bjorn3/browser_wasi_shim';
 import { ContainerWasi } from './container-wasi.ts';
+import { parent } from './environment/parent-port.ts';
 import { FsClient } from './fs-channel.ts';
 import { InputFd, OutputFd } from './stdio-fds.ts';
 import { UnionDirectoryFd } from './union-fds.ts';
 import type { RunMessage, WorkerMessage } from './worker-protocol.ts';
 
-const port = parentPort!;
-const send = (message: WorkerMessage) => port.postMessage(message);
+const send = (message: WorkerMessage) => parent.postMessage(message);
 
-port.on('message', (message: RunMessage) => {
-  const fsPort = message.fsPort;
+parent.addEventListener('message', (event) => {
+  const message = (event as MessageEvent).data as RunMessage;
   try {
-    send(run(message, new FsClient(fsPort, message.fsSignal)));
+    send(run(message, new FsClient(message.fsPort, message.fsBuffer)));
   } finally {
-    fsPort.close();
+    message.fsPort.close();
   }
 });
 

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import { workerSource } from './worker-source.ts';
+import { startWasiWorker } from './environment/worker-thread.ts';
+import type { WasiWorker } from './worker-protocol.ts';
 
 export interface WorkerPoolOptions {
   /** Idle workers kept started, so a run does not wait for a thread to boot. Default 2. */
@@ -12,7 +12,7 @@ export interface WorkerPoolOptions {
  * and the pool starts another in the background. Idle workers do not keep Node running.
  */
 export class WorkerPool {
-  private readonly idle: Worker[] = [];
+  private readonly idle: WasiWorker[] = [];
   private readonly warm: number;
   private starting = 0;
   private closed = false;
@@ -26,8 +26,8 @@ export class WorkerPool {
     await this.refill();
   }
 
-  async acquire(): Promise<Worker> {
-    const worker = this.idle.pop() ?? (await start());
+  async acquire(): Promise<WasiWorker> {
+    const worker = this.idle.pop() ?? (await startWasiWorker());
     worker.ref();
     // Refilled only when drained: sequential runs then cycle through the warm workers, rather
     // than boot a thread per run to replace one that is about to come back.
@@ -35,7 +35,7 @@ export class WorkerPool {
     return worker;
   }
 
-  release(worker: Worker): void {
+  release(worker: WasiWorker): void {
     if (this.closed || this.idle.length >= this.warm) {
       void worker.terminate();
       return;
@@ -53,7 +53,7 @@ export class WorkerPool {
     while (!this.closed && this.idle.length + this.starting < this.warm) {
       this.starting++;
       try {
-        const worker = await start();
+        const worker = await startWasiWorker();
         worker.unref();
         if (this.closed) void worker.terminate();
         else this.idle.push(worker);
@@ -62,12 +62,4 @@ export class WorkerPool {
       }
     }
   }
-}
-
-async function start(): Promise<Worker> {
-  const source = await workerSource();
-  const worker = new Worker(source.filename, { eval: source.eval });
-  // Idle workers can still fail (out of memory); such a worker must not bring the process down.
-  worker.on('error', () => {});
-  return worker;
 }
