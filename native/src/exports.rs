@@ -13,7 +13,7 @@ use crate::container::spec::{
     RootfsMount, SpawnSpec,
 };
 use crate::detach::launch;
-use crate::detach::wire::{Detach, LogFile, Started};
+use crate::detach::wire::{AttachSocket, Detach, LogFile, Started};
 use crate::error::Error;
 use crate::inode::{self, Timestamp};
 use crate::js::{check, Call, Export};
@@ -84,6 +84,16 @@ pub static EXPORTS: &[Export] = &[
         name: c"kill",
         params: &["pid", "signal"],
         call: kill,
+    },
+    Export {
+        name: c"extractStart",
+        params: &["root", "options"],
+        call: crate::extract::start,
+    },
+    Export {
+        name: c"extractPush",
+        params: &["id", "input"],
+        call: crate::extract::push,
     },
     Export {
         name: c"mountDetached",
@@ -160,9 +170,18 @@ fn spawn_detached(call: &Call) -> Result<napi_value, Error> {
         max_size: rotation.limit(c"maxSize")?,
         max_file: rotation.u32_or(c"maxFile", 1)?,
     };
+    let attach = match detach.opt_object(c"attach")? {
+        Some(attach) => Some(AttachSocket {
+            path: attach.string(c"socketPath")?,
+            stdin: attach.bool(c"stdin")?,
+            await_client: attach.bool(c"awaitClient")?,
+        }),
+        None => None,
+    };
     let detach = Detach {
         log: Some(log),
         exit_path: detach.string(c"exitPath")?,
+        attach,
     };
     started_to_js(call, launch::spawn_detached(spec, detach)?)
 }
@@ -171,6 +190,7 @@ fn exec_detached(call: &Call) -> Result<napi_value, Error> {
     let detach = Detach {
         log: None,
         exit_path: call.string(2)?,
+        attach: None,
     };
     started_to_js(call, launch::exec_detached(exec_spec(call)?, detach)?)
 }

@@ -16,6 +16,7 @@ mod detached_mount;
 mod errno;
 mod error;
 mod exports;
+mod extract;
 mod inode;
 mod js;
 mod js_object;

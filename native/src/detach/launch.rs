@@ -21,9 +21,11 @@ use crate::error::Error;
 const MONITOR: &str = "berth-monitor";
 
 /// Starts a container's init under a new monitor, which writes its output to the log and its
-/// exit to the exit file of `detach`. Its stdin is /dev/null: nobody is there to write to it.
+/// exit to the exit file of `detach`. Its stdin is a pipe the monitor keeps for the clients of
+/// its attach socket when `detach.attach` asks for it, else /dev/null: nobody is there to
+/// write to it.
 pub fn spawn_detached(mut spec: SpawnSpec, detach: Detach) -> Result<Started, Error> {
-    spec.process.stdin = false;
+    spec.process.stdin = detach.attach.as_ref().is_some_and(|attach| attach.stdin);
     launch(&Request::Init(spec, detach))
 }
 

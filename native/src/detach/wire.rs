@@ -28,10 +28,22 @@ pub struct LogFile {
     pub max_file: u32,
 }
 
-/// What the monitor keeps for the engine: the output (an exec's is discarded) and the exit.
+/// The attach socket of a detached init (src/monitor/attach.rs): where the monitor listens,
+/// whether it keeps the process's stdin for its clients (else /dev/null), and whether the
+/// output waits for the first client (a client that attaches right after the start, as
+/// `docker run -it` does, then misses none of it).
+pub struct AttachSocket {
+    pub path: CString,
+    pub stdin: bool,
+    pub await_client: bool,
+}
+
+/// What the monitor keeps for the engine: the output (an exec's is discarded), the exit, and
+/// for an init, maybe, an attach socket.
 pub struct Detach {
     pub log: Option<LogFile>,
     pub exit_path: CString,
+    pub attach: Option<AttachSocket>,
 }
 
 pub enum Request {
@@ -297,7 +309,11 @@ fn process_spec(out: &mut Out, process: &ProcessSpec) {
 }
 
 fn detach_options(out: &mut Out, detach: &Detach) {
-    let Detach { log, exit_path } = detach;
+    let Detach {
+        log,
+        exit_path,
+        attach,
+    } = detach;
     match log {
         Some(LogFile {
             path,
@@ -312,6 +328,19 @@ fn detach_options(out: &mut Out, detach: &Detach) {
         None => out.u8(0),
     }
     out.cstr(exit_path);
+    match attach {
+        Some(AttachSocket {
+            path,
+            stdin,
+            await_client,
+        }) => {
+            out.u8(1);
+            out.cstr(path);
+            out.bool(*stdin);
+            out.bool(*await_client);
+        }
+        None => out.u8(0),
+    }
 }
 
 fn error(out: &mut Out, err: &Error) {
@@ -638,6 +667,13 @@ impl<'a> In<'a> {
                 })
             })?,
             exit_path: self.cstring()?,
+            attach: self.opt(|input| {
+                Ok(AttachSocket {
+                    path: input.cstring()?,
+                    stdin: input.bool()?,
+                    await_client: input.bool()?,
+                })
+            })?,
         })
     }
 

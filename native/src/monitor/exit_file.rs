@@ -14,7 +14,8 @@ pub enum Exit {
     Signal(i32),
 }
 
-pub fn write(path: &CStr, exit: &Exit) -> Result<(), SysError> {
+/// The exit as the exit file holds it (and as the attach socket's exit frame carries it).
+pub fn record(exit: &Exit) -> Vec<u8> {
     let mut record = Vec::with_capacity(96);
     let (code, signal) = match exit {
         Exit::Code(code) => (*code, None),
@@ -27,7 +28,11 @@ pub fn write(path: &CStr, exit: &Exit) -> Result<(), SysError> {
     record.extend_from_slice(b",\"finishedAt\":\"");
     timestamp::now(&mut record);
     record.extend_from_slice(b"\"}\n");
+    record
+}
 
+/// Writes `record` (see `record`) to `path`.
+pub fn write(path: &CStr, record: &[u8]) -> Result<(), SysError> {
     let mut temporary = path.to_bytes().to_vec();
     temporary.extend_from_slice(b".tmp");
     let temporary = CString::new(temporary).unwrap_or_default();

@@ -6,7 +6,8 @@
 //! a closed pipe ignored, the monitor starts the process with the same modules as the addon's
 //! `spawn` and `exec` (it becomes the process's parent: the process gets SIGKILL if the monitor
 //! dies), replies once it has exec'd, then supervises it (supervise.rs): it keeps its output in
-//! the json-file log and records its exit.
+//! the json-file log, serves the clients of its attach socket (attach.rs) when asked for one,
+//! and records its exit.
 //!
 //! Built without N-API (its modules are the addon's, included by path) and small: one thread,
 //! its buffers made once at the start, statically linked, and what only the start needed given
@@ -27,6 +28,8 @@ mod error;
 #[path = "../detach/wire.rs"]
 mod wire;
 
+mod attach;
+mod attach_protocol;
 mod exit_file;
 mod json_log;
 mod json_text;
@@ -35,6 +38,7 @@ mod timestamp;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use attach::Listener;
 use container::spawn;
 use errno::SysError;
 use error::Error;
@@ -138,12 +142,26 @@ fn start(request: Request) -> Result<Supervisor, Error> {
     match request {
         Request::Init(spec, detach) => {
             let log = detach.log.as_ref().map(JsonLog::open).transpose()?;
+            // Bound before the start, so that a client may connect as soon as the engine has the reply.
+            let listener = detach.attach.as_ref().map(Listener::bind).transpose()?;
             let spawned = spawn::spawn(&spec)?;
-            Ok(Supervisor::new(spawned, exits, log, detach.exit_path))
+            Ok(Supervisor::new(
+                spawned,
+                exits,
+                log,
+                detach.exit_path,
+                listener,
+            ))
         }
         Request::Exec(spec, detach) => {
             let spawned = spawn::exec(&spec)?;
-            Ok(Supervisor::new(spawned, exits, None, detach.exit_path))
+            Ok(Supervisor::new(
+                spawned,
+                exits,
+                None,
+                detach.exit_path,
+                None,
+            ))
         }
     }
 }

@@ -4,12 +4,15 @@
 //! full pipe or terminal). Once the process has ended, what it wrote is drained to EOF (the
 //! init's whole PID namespace ends with it, so EOF comes), the log is closed and the exit is
 //! recorded; then the monitor exits. An exec's output is not drained: its own children may
-//! keep its terminal open for as long as the container runs.
+//! keep its terminal open for as long as the container runs. An init may have an attach socket
+//! (attach.rs), polled in the same loop: its clients get the output too, and the exit last.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
+use crate::attach::{self, Attach, Listener};
+use crate::attach_protocol;
 use crate::container::spawn::Spawned;
 use crate::errno::SysError;
 use crate::exit_file::{self, Exit};
@@ -25,6 +28,7 @@ pub struct Supervisor {
     exits: OwnedFd,
     log: Option<JsonLog>,
     exit_path: CString,
+    attach: Option<Attach>,
 }
 
 /// SIGCHLD as a descriptor to poll: blocked, so that it waits in the signalfd until read.
@@ -48,21 +52,24 @@ impl Supervisor {
         exits: OwnedFd,
         log: Option<JsonLog>,
         exit_path: CString,
+        listener: Option<Listener>,
     ) -> Supervisor {
-        // No stdin pipe: the addon asks for none (src/detach/launch.rs).
+        // A stdin pipe only for the attach socket's clients (src/detach/launch.rs).
         let Spawned {
             pid,
-            stdin: _,
+            stdin,
             stdout,
             stderr,
             terminal,
         } = spawned;
+        let attach = listener.map(|listener| Attach::new(listener, stdin, terminal.as_ref()));
         Supervisor {
             pid,
             outputs: [terminal.or(stdout), stderr],
             exits,
             log,
             exit_path,
+            attach,
         }
     }
 
@@ -74,20 +81,32 @@ impl Supervisor {
         let mut buffer = [0u8; READ_SIZE];
         let mut exit = None;
         loop {
+            // The output waits, unread, for the attach socket's first client (await_client).
+            let holding = self.attach.as_mut().is_some_and(Attach::holding);
             let drained = self.log.is_none() || self.outputs.iter().all(Option::is_none);
-            if let (Some(exit), true) = (&exit, drained) {
+            if let (Some(exit), true, false) = (&exit, drained, holding) {
                 self.finish(exit)
             }
-            let mut fds = [
-                poll_fd(self.outputs[0].as_ref()),
-                poll_fd(self.outputs[1].as_ref()),
-                poll_fd(if exit.is_none() {
-                    Some(&self.exits)
-                } else {
+            let output = |index: usize| {
+                if holding {
                     None
-                }),
-            ];
-            if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) } < 0 {
+                } else {
+                    self.outputs[index].as_ref()
+                }
+            };
+            let mut fds = [attach::poll_fd(None, 0); 3 + attach::SLOTS];
+            fds[0] = poll_fd(output(0));
+            fds[1] = poll_fd(output(1));
+            fds[2] = poll_fd(if exit.is_none() {
+                Some(&self.exits)
+            } else {
+                None
+            });
+            if let Some(attach) = &self.attach {
+                attach.poll_fds(&mut fds[3..]);
+            }
+            let timeout = self.attach.as_ref().map_or(-1, Attach::timeout);
+            if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) } < 0 {
                 // EINTR only: every signal that could interrupt is blocked or ignored.
                 continue;
             }
@@ -98,6 +117,9 @@ impl Supervisor {
             }
             if fds[2].revents != 0 {
                 exit = exit.or_else(|| self.reap());
+            }
+            if let Some(attach) = &mut self.attach {
+                attach.handle(&fds[3..]);
             }
         }
     }
@@ -110,8 +132,16 @@ impl Supervisor {
         };
         let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
         if n > 0 {
+            let output = &buffer[..n as usize];
             if let Some(log) = &mut self.log {
-                log.write(stream, &buffer[..n as usize]);
+                log.write(stream, output);
+            }
+            if let Some(attach) = &mut self.attach {
+                let kind = match stream {
+                    Stream::Stdout => attach_protocol::STDOUT,
+                    Stream::Stderr => attach_protocol::STDERR,
+                };
+                attach.output(kind, output);
             }
             return;
         }
@@ -141,11 +171,19 @@ impl Supervisor {
         })
     }
 
-    fn finish(self, exit: &Exit) -> ! {
+    fn finish(mut self, exit: &Exit) -> ! {
         drop(self.log);
+        // Whoever finds the exit recorded finds the socket gone.
+        if let Some(attach) = &mut self.attach {
+            attach.stop_listening();
+        }
+        let record = exit_file::record(exit);
         // Nobody is left to tell of a failure: the engine then finds no exit file, and says
         // the exit was lost, as when the monitor dies.
-        let recorded = exit_file::write(&self.exit_path, exit);
+        let recorded = exit_file::write(&self.exit_path, &record);
+        if let Some(attach) = self.attach {
+            attach.send_exit(&record);
+        }
         std::process::exit(if recorded.is_ok() { 0 } else { 1 })
     }
 }
