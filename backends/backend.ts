@@ -20,6 +20,11 @@ export interface BackendCapabilities {
   limits?: { memory: boolean; cpu: boolean; pids: boolean };
   /** Containers can outlive the engine process. */
   detach: boolean;
+  /**
+   * A detached init can be attached to (`docker attach`, `docker run -it`): `Backend.attach`.
+   * Absent: false.
+   */
+  attach?: boolean;
 }
 
 /**
@@ -60,6 +65,15 @@ export interface DetachOptions {
    * `{"exitCode":137,"signal":9,"finishedAt":"2026-11-22T10:00:00.123456789Z"}` (signal only when killed by one).
    */
   exitPath: string;
+  /**
+   * An attach socket (capabilities.attach), which `Backend.attach` connects to while the init
+   * runs: its clients get the output (the log still gets it all) and, with `stdin`, write to
+   * the init's stdin (a pipe kept open for them, else /dev/null; with a terminal, the
+   * terminal). With `awaitClient`, the output waits for the first client (a few seconds at
+   * most), so that one that attaches right after the start (`docker run -it`) misses none.
+   * `socketPath` is the socket's path (any length: it is bound from its directory).
+   */
+  attach?: { socketPath: string; stdin: boolean; awaitClient?: boolean };
 }
 
 /** A detached init as the engine records it, so that any engine process can reconnect to it. */
@@ -69,6 +83,31 @@ export interface DetachedInit {
   /** The monitor that owns it. */
   monitorPid: number;
   exitPath: string;
+  /** Its attach socket (DetachOptions.attach), while it runs: it can be attached to. */
+  attach?: { socketPath: string; stdin: boolean };
+}
+
+/**
+ * A connection to a detached init's attach socket (`Backend.attach`): Docker's attach. The
+ * output comes from when it connected on; a client that does not keep up loses output (never
+ * the log's, and the container never waits for it).
+ */
+export interface Attachment {
+  /** The init's stdin, when it has one and it was asked for; `end()` closes it (not a terminal's). */
+  stdin?: NodeJS.WritableStream;
+  /** Its stdout as it comes; with a terminal, all of the terminal's output. */
+  stdout: AsyncIterable<Uint8Array>;
+  /** Its stderr (empty with a terminal). */
+  stderr: AsyncIterable<Uint8Array>;
+  /** Resizes its terminal (SIGWINCH inside); nothing without one. */
+  resize(cols: number, rows: number): void;
+  /** Ends the attachment (Docker's detach keys): the init runs on, its stdin left open. */
+  detach(): void;
+  /**
+   * The init's exit, as its monitor sends it once the output has ended; undefined when the
+   * attachment ended first (detached, or the monitor died).
+   */
+  exit: Promise<ExitStatus | undefined>;
 }
 
 /**
@@ -158,6 +197,12 @@ export interface Backend {
    * exit its monitor recorded (or, when the monitor died first, 137 with an `error`).
    */
   reconnect(spec: ContainerSpec, init: DetachedInit): Promise<{ task: Task; init: TaskProcess }>;
+  /**
+   * Attaches to a detached init started with an attach socket (`init.attach`), from any engine
+   * process (capabilities.attach; a backend without it has no `attach`). `stdin`: write to the
+   * init's stdin (when it has one). An init that has ended: ConflictError.
+   */
+  attach?(init: DetachedInit, options?: { stdin?: boolean }): Promise<Attachment>;
   /**
    * `docker cp` out (GET /containers/{id}/archive): the path's stat and a tar of it, its
    * top-level member named as the path's last component. Works on stopped containers.

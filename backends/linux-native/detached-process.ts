@@ -32,11 +32,12 @@ export class DetachedProcess {
 
   /**
    * Starts a container's init under a new monitor, which logs its stdout and stderr (or its
-   * terminal) to `detach.logPath`; its stdin is /dev/null. Fails as ContainerProcess.spawn
-   * does, leaving no monitor behind.
+   * terminal) to `detach.logPath`, and serves the attach socket of `detach.attach` if asked
+   * (its stdin is then a pipe of the monitor's with `attach.stdin`, else /dev/null). Fails as
+   * ContainerProcess.spawn does, leaving no monitor behind.
    */
   static spawn(spec: ContainerProcessSpec, detach: DetachOptions, addon: NativeAddon = loadNativeAddon()): DetachedProcess {
-    const native = nativeSpawnSpec({ ...spec, stdin: false, stdout: true, stderr: true });
+    const native = nativeSpawnSpec({ ...spec, stdin: detach.attach?.stdin ?? false, stdout: true, stderr: true });
     const { pid, monitorPid } = addon.spawnDetached(native, detach);
     return new DetachedProcess(addon, { pid, monitorPid, exitPath: detach.exitPath });
   }

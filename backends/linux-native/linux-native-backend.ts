@@ -4,11 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { ContainerSpec } from '../../core/container/container-spec.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
-import type { Backend, BackendCapabilities, BackendInfo, DetachedInit, Task, TaskProcess } from '../backend.ts';
+import type { Attachment, Backend, BackendCapabilities, BackendInfo, DetachedInit, Task, TaskProcess } from '../backend.ts';
 import type { FilesystemTarget, PathStat } from '../backend.ts';
 import type { ExtractOptions } from '../../core/container/cp/extract-archive.ts';
+import { ConflictError } from '../../core/errors.ts';
 import { archiveFilesystem, extractToFilesystem, statFilesystemPath } from '../../core/container/cp/filesystem-archive.ts';
 import type { CgroupManager } from './cgroups/cgroup.ts';
+import { attachToMonitor } from './attach-client.ts';
 import { detectCgroupManager } from './cgroups/detect-cgroups.ts';
 import { ContainerFilesystem } from './container-filesystem.ts';
 import { LinuxNativeTask } from './linux-native-task.ts';
@@ -24,7 +26,7 @@ const RELEASE_ATTEMPTS = 50;
  */
 export class LinuxNativeBackend implements Backend {
   readonly name = 'linux-native';
-  readonly capabilities: BackendCapabilities = { pause: true, exec: true, terminal: true, resources: true, detach: true };
+  readonly capabilities: BackendCapabilities = { pause: true, exec: true, terminal: true, resources: true, detach: true, attach: true };
 
   private constructor(
     private readonly addon: NativeAddon,
@@ -59,6 +61,12 @@ export class LinuxNativeBackend implements Backend {
   /** Works from any engine process: the init's namespaces by its pid, the cgroup by the container's id. */
   async reconnect(spec: ContainerSpec, init: DetachedInit): Promise<{ task: Task; init: TaskProcess }> {
     return LinuxNativeTask.reconnect(spec, join(this.runDir, spec.id), this.addon, this.cgroups, init);
+  }
+
+  /** Through the init's monitor's attach socket (native/src/monitor/attach.rs), from any engine process. */
+  async attach(init: DetachedInit, options: { stdin?: boolean } = {}): Promise<Attachment> {
+    if (!init.attach) throw new ConflictError(`container process ${init.pid} was started without an attach socket: it cannot be attached to`);
+    return attachToMonitor(init.attach.socketPath, { stdin: (options.stdin ?? false) && init.attach.stdin });
   }
 
   archive(target: FilesystemTarget, path: string): Promise<{ stat: PathStat; tar: AsyncIterable<Uint8Array> }> {

@@ -71,14 +71,20 @@ async function readExit(path: string, monitorPid: number): Promise<MonitoredExit
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return lost(monitorPid, path, (err as Error).message);
   }
+  // Written whole (temp + rename), so never torn: something else wrote it.
+  return parseExitRecord(text) ?? lost(monitorPid, path, 'not an exit record');
+}
+
+/** An exit record (the exit file's, or the attach socket's exit frame's); undefined when `text` is none. */
+export function parseExitRecord(text: string): ProcessExit | undefined {
   try {
     const record = JSON.parse(text) as { exitCode?: unknown; signal?: unknown };
     if (typeof record.signal === 'number') return signalExit(record.signal);
     if (typeof record.exitCode === 'number') return { exitCode: record.exitCode };
   } catch {
-    // Written whole (temp + rename), so never torn: something else wrote it.
+    // Not JSON: not a record.
   }
-  return lost(monitorPid, path, 'not an exit record');
+  return undefined;
 }
 
 function lost(monitorPid: number, path: string, why: string): MonitoredExit {

@@ -94,12 +94,33 @@ export interface NativeDetach {
   rotation: { maxSize: number; maxFile: number };
   /** Written once the process has ended: `{"exitCode":137,"signal":9,"finishedAt":"..."}`. */
   exitPath: string;
+  /**
+   * The monitor's attach socket (native/src/monitor/attach_protocol.rs), bound at `socketPath`
+   * before the start (a failure to bind fails it) and removed before the exit is recorded.
+   * `stdin`: the process's stdin is a pipe the monitor keeps for the socket's clients (a
+   * terminal's is the terminal). `awaitClient`: the output waits for the first client (at
+   * most 10 s).
+   */
+  attach?: { socketPath: string; stdin?: boolean; awaitClient?: boolean };
 }
 
 /** A process started under a monitor of its own (native/berth-monitor), which is its parent. */
 export interface NativeDetached {
   pid: number;
   monitorPid: number;
+}
+
+/**
+ * How `extractStart` applies a layer: OverlayLayerWriter's options, and the layer limits
+ * (core/layer/limits.ts) as whole numbers or Infinity.
+ */
+export interface NativeExtractOptions {
+  /** The directories of the layers below, top first. */
+  lowerDirs: string[];
+  allowDevices: boolean;
+  maxEntries: number;
+  maxPathLength: number;
+  maxTotalFileBytes: number;
 }
 
 /** How a process ended; `error` (a negative errno: ECHILD) when it was not this process's child to wait for. */
@@ -143,7 +164,8 @@ export interface NativeAddon {
    * session of its own and reparented away from this process, owns the init's output (written
    * to `detach.logPath`) and records its exit (`detach.exitPath`), so that the init outlives
    * this process. The init dies if its monitor does. Returns once the init has exec'd; a start
-   * that fails leaves no monitor behind. Its stdin is /dev/null, whatever `spec.stdio` says.
+   * that fails leaves no monitor behind. Its stdin is /dev/null, whatever `spec.stdio` says,
+   * unless `detach.attach.stdin` asks for a pipe for the attach socket's clients.
    */
   spawnDetached(spec: NativeSpawnSpec, detach: NativeDetach): NativeDetached;
   /**
@@ -153,6 +175,24 @@ export interface NativeAddon {
   execDetached(pid: number, spec: NativeProcessSpec, exitPath: string): NativeDetached;
   /** Sets the size of a pseudo-terminal (TIOCSWINSZ on its master `fd`); its process gets SIGWINCH. */
   resize(fd: number, cols: number, rows: number): void;
+  /**
+   * Starts applying a layer's tar stream into the empty directory `root` in overlayfs' upper
+   * format, on a native thread, with OverlayLayerWriter's semantics and LayerReader's parsing
+   * and limits (backends/linux-native/native-extract.ts drives it). Returns the extraction's id
+   * for `extractPush`. Paths resolve inside `root` only (openat2, RESOLVE_IN_ROOT): throws
+   * ENOSYS (syscall `openat2`) on kernels before 5.6. The event loop stays alive until the
+   * input has been ended or aborted, which the caller must always do.
+   */
+  extractStart(root: string, options: NativeExtractOptions): number;
+  /**
+   * Hands the extraction the next chunks of the tar stream (copied once), or ends its input:
+   * `'end'` when the stream is complete, `'abort'` when reading it failed. For chunks, resolves
+   * once the extraction has room for more; for `'end'`, once the layer is applied; for
+   * `'abort'`, once the extraction has stopped (nothing is written after). Rejects with the
+   * extraction's error as soon as it has one: `code` INVALID_LAYER or LAYER_LIMIT (with
+   * `limit`), or a system call's error shaped like `mknod`'s. One call at a time.
+   */
+  extractPush(id: number, input: Uint8Array[] | 'end' | 'abort'): Promise<void>;
   /** waitpid(2) on a native thread: the event loop never blocks (and stays alive until it ends). */
   wait(pid: number): Promise<NativeExit>;
   /** kill(2); `pid` must be positive (never a process group). */
@@ -166,7 +206,7 @@ export interface NativeAddon {
   mountDetached(mount: Mount): { fd: number };
 }
 
-const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'spawnDetached', 'execDetached', 'resize', 'wait', 'kill', 'mountDetached'] as const satisfies readonly (keyof NativeAddon)[];
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'spawnDetached', 'execDetached', 'resize', 'wait', 'kill', 'mountDetached', 'extractStart', 'extractPush'] as const satisfies readonly (keyof NativeAddon)[];
 
 const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
 

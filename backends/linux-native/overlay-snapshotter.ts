@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from '../../core/errors.ts';
 import { isAlive } from '../../core/fs-util.ts';
 import type { LayerEntry } from '../../core/layer/layer-entry.ts';
+import type { LayerTar } from '../../core/layer/layer-reader.ts';
+import type { LayerLimits } from '../../core/layer/limits.ts';
 import type { TarMember } from '../../core/layer/tar-writer.ts';
 import { FsStateFile } from '../../core/metadata/fs-state-file.ts';
 import type { StateFile } from '../../core/metadata/state-file.ts';
@@ -11,7 +13,8 @@ import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } fr
 import { diskUsage } from './disk-usage.ts';
 import { overlayChanges } from './overlay-diff.ts';
 import { readMergedFile } from './merged-lookup.ts';
-import { OverlayLayerWriter, type OverlaySyscalls } from './overlay-layer-writer.ts';
+import { extractLayerTar, type ExtractSyscalls } from './native-extract.ts';
+import { OverlayLayerWriter } from './overlay-layer-writer.ts';
 
 interface SnapshotRecord {
   id: number;
@@ -38,10 +41,10 @@ export class OverlaySnapshotter implements Snapshotter {
   private constructor(
     readonly root: string,
     private readonly table: StateFile<SnapshotTable>,
-    private readonly sys: OverlaySyscalls,
+    private readonly sys: ExtractSyscalls,
   ) {}
 
-  static async open(root: string, sys: OverlaySyscalls): Promise<OverlaySnapshotter> {
+  static async open(root: string, sys: ExtractSyscalls): Promise<OverlaySnapshotter> {
     await mkdir(root, { recursive: true });
     const snapshotter = new OverlaySnapshotter(root, new FsStateFile(join(root, 'metadata.json'), () => ({ nextId: 1, snapshots: {} })), sys);
     await snapshotter.cleanup();
@@ -111,11 +114,23 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void> {
+    const { dir, lowerDirs } = await this.layerTarget(key);
+    await new OverlayLayerWriter(dir, this.sys, { lowerDirs }).apply(entries);
+  }
+
+  /** The native extractor's path (native-extract.ts): parsing and writing off the event loop. */
+  async applyLayerTar(key: string, tar: LayerTar, options: { limits: LayerLimits }): Promise<void> {
+    const { dir, lowerDirs } = await this.layerTarget(key);
+    await extractLayerTar(dir, tar, this.sys, { lowerDirs, limits: options.limits });
+  }
+
+  /** Where a layer is applied into the active snapshot `key`, and the layers below it. */
+  private async layerTarget(key: string): Promise<{ dir: string; lowerDirs: string[] }> {
     const table = await this.table.read();
     const record = table.snapshots[key];
     if (!record || record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
     const lowerDirs = this.parentIds(table, record).map((id) => join(this.dir(id), 'fs'));
-    await new OverlayLayerWriter(join(this.dir(record.id), 'fs'), this.sys, { lowerDirs }).apply(entries);
+    return { dir: join(this.dir(record.id), 'fs'), lowerDirs };
   }
 
   async *changes(key: string): AsyncIterable<TarMember> {

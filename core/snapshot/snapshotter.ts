@@ -1,4 +1,6 @@
 import type { LayerEntry } from '../layer/layer-entry.ts';
+import type { LayerTar } from '../layer/layer-reader.ts';
+import type { LayerLimits } from '../layer/limits.ts';
 import type { TarMember } from '../layer/tar-writer.ts';
 
 /**
@@ -53,6 +55,14 @@ export interface Snapshotter {
   readFile(key: string, path: string): Promise<Uint8Array | undefined>;
   /** Applies a layer's changeset into the active snapshot `key`, in this snapshotter's format. */
   applyLayer(key: string, entries: AsyncIterable<LayerEntry>): Promise<void>;
+  /**
+   * The same as `applyLayer`, from the layer's tar stream instead of its parsed entries
+   * (LayerReader.tar(): decompressed, digests checked at its end), parsed within `limits` with
+   * the same checks and errors as LayerReader.entries(). Optional: a snapshotter that can
+   * parse and write natively, overlapping with decompression, has it; unpacking uses it when
+   * it is there.
+   */
+  applyLayerTar?(key: string, tar: LayerTar, options: { limits: LayerLimits }): Promise<void>;
   /**
    * The changes of the active snapshot `key` over its parents as layer tar members, in name
    * order (a directory before what it holds), deletions as whiteouts: what `docker commit`
