@@ -51,6 +51,12 @@ describe('ProgressLines', () => {
     expect(out).toBe('\x1b[2K\ra1a1a1a1a1a1: Pushing      1kB/2kB\n\x1b[1A\x1b[2K\ra1a1a1a1a1a1: Mounted from berth/base\r\x1b[1B');
   });
 
+  it('draws verification and extraction as Docker does: the extraction bar on a terminal only', () => {
+    const pull = [event(A, 'waiting'), event(A, 'verifying', 4_500_000), event(A, 'downloaded', 4_500_000), event(A, 'extracting', 2_250_000), event(A, 'done', 4_500_000)];
+    expect(render(pull, false)).toBe('a1a1a1a1a1a1: Pulling fs layer\na1a1a1a1a1a1: Verifying Checksum\na1a1a1a1a1a1: Download complete\na1a1a1a1a1a1: Pull complete\n');
+    expect(render(pull, true)).toContain(`a1a1a1a1a1a1: Extracting [${'='.repeat(25)}>${' '.repeat(25)}]   2.25MB/4.5MB`);
+  });
+
   it('formats sizes and bars as go-units and jsonmessage do', () => {
     expect(humanSize4(0)).toBe('0B');
     expect(humanSize4(512)).toBe('512B');

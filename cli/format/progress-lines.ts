@@ -10,7 +10,15 @@ import type { TransferProgress } from '../../core/registry/progress.ts';
 /** The words for each status: `Pull complete`, `Pushed`, ... */
 export type StatusTexts = Partial<Record<TransferProgress['status'], string>>;
 
-export const PULL_TEXTS: StatusTexts = { waiting: 'Pulling fs layer', downloading: 'Downloading', exists: 'Already exists', done: 'Pull complete' };
+export const PULL_TEXTS: StatusTexts = {
+  waiting: 'Pulling fs layer',
+  downloading: 'Downloading',
+  verifying: 'Verifying Checksum',
+  downloaded: 'Download complete',
+  extracting: 'Extracting',
+  exists: 'Already exists',
+  done: 'Pull complete',
+};
 export const PUSH_TEXTS: StatusTexts = { waiting: 'Preparing', pushing: 'Pushing', exists: 'Layer already exists', done: 'Pushed' };
 
 export interface ProgressLinesOptions {
@@ -42,7 +50,7 @@ export class ProgressLines {
     const id = shortId(e.digest);
     const status = e.status === 'mounted' ? `Mounted from ${e.from}` : this.texts[e.status];
     if (!status) return;
-    const moving = e.status === 'downloading' || e.status === 'pushing';
+    const moving = e.status === 'downloading' || e.status === 'extracting' || e.status === 'pushing';
     if (!this.options.tty) {
       // Without a terminal Docker drops the progress messages, keeping one line per status.
       if (moving) return;

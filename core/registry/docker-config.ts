@@ -20,7 +20,16 @@ interface DockerConfigFile {
 }
 
 /** The key Docker Hub's credentials are stored under, for historical reasons. */
-const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+export const DOCKER_HUB_SERVER = 'https://index.docker.io/v1/';
+
+/**
+ * The key a registry's credentials are stored under (in `auths`, `credHelpers`, a helper):
+ * Docker Hub's historical URL for `docker.io` (which references also reach as `index.docker.io`
+ * or no domain at all: parseReference makes all of them `docker.io`), else the domain.
+ */
+export function credentialsKey(domain: string): string {
+  return domain === 'docker.io' ? DOCKER_HUB_SERVER : domain;
+}
 
 /** $DOCKER_CONFIG, else ~/.docker: where the docker CLI keeps config.json. */
 export function dockerConfigDir(): string {
@@ -35,8 +44,9 @@ export function dockerConfigDir(): string {
 export function dockerConfigCredentials(configDir = dockerConfigDir()): CredentialSource {
   return async (domain) => {
     const config = await readConfig(join(configDir, 'config.json'));
-    const key = domain === 'docker.io' ? DOCKER_HUB_KEY : domain;
-    const helper = config.credHelpers?.[domain] ?? config.credsStore;
+    const key = credentialsKey(domain);
+    // The docker CLI looks a helper up by the key (Docker Hub's URL); people also write `docker.io`.
+    const helper = config.credHelpers?.[key] ?? config.credHelpers?.[domain] ?? config.credsStore;
     if (helper) {
       const fromHelper = await helperCredentials(helper, key);
       if (fromHelper) return fromHelper;

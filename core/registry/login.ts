@@ -3,11 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../errors.ts';
-import { dockerConfigDir, readRawConfig, type Credentials } from './docker-config.ts';
+import { DOCKER_HUB_SERVER, dockerConfigDir, readRawConfig, type Credentials } from './docker-config.ts';
 import { RegistryClient, unexpectedStatus, type RegistryClientOptions } from './registry-client.ts';
 
-/** The key Docker Hub's credentials are stored under, for historical reasons. */
-export const DOCKER_HUB_SERVER = 'https://index.docker.io/v1/';
+export { DOCKER_HUB_SERVER };
 
 const DOCKER_HUB_NAMES = new Set(['', 'docker.io', 'index.docker.io', 'registry-1.docker.io', DOCKER_HUB_SERVER]);
 

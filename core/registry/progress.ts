@@ -2,16 +2,20 @@ import type { Digest } from '../digest.ts';
 
 /**
  * One step of a blob's transfer, for a line per blob as Docker draws it:
- * - pull: `waiting` -> `downloading` (repeated, with `current` bytes) -> `done`, or `exists`
- *   when the content store has the blob already;
+ * - pull: `waiting` -> `downloading` (repeated, with `current` bytes; after a broken
+ *   connection it goes on from where it was) -> `verifying` -> `downloaded`; then, when the
+ *   pull unpacks, `extracting` (with `current` bytes of the blob applied) once the layers below
+ *   are unpacked; then `done`. `exists` instead when the store has the blob already (and,
+ *   when the pull unpacks, the layer is unpacked); a blob in the store that still needs
+ *   unpacking goes `waiting` -> `extracting` -> `done`;
  * - push: `waiting` -> `pushing` (repeated) -> `done`, or `exists` when the registry has the
  *   blob, or `mounted` when it was mounted from `from`.
  */
 export interface TransferProgress {
   digest: Digest;
   kind: 'config' | 'layer' | 'manifest';
-  status: 'waiting' | 'downloading' | 'pushing' | 'exists' | 'mounted' | 'done';
-  /** Bytes transferred so far. */
+  status: 'waiting' | 'downloading' | 'verifying' | 'downloaded' | 'extracting' | 'pushing' | 'exists' | 'mounted' | 'done';
+  /** Bytes transferred (or, `extracting`, applied) so far. */
   current: number;
   total: number;
   /** For `mounted`: the repository the blob was mounted from. */

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BerthError } from '../errors.ts';
 import { Authenticator } from './auth.ts';
 import type { CredentialSource } from './docker-config.ts';
 import { registryEndpoint, type RegistryEndpoint } from './endpoints.ts';
-import { AbortedError, RegistryError, RegistryTimeoutError } from './registry-errors.ts';
+import { AbortedError, RegistryError, RegistryTimeoutError, TooManyRequestsError } from './registry-errors.ts';
 
 export interface RegistryClientOptions {
   credentials?: CredentialSource;
@@ -10,7 +11,10 @@ export interface RegistryClientOptions {
   insecureRegistries?: readonly string[];
   /** How long to wait for a response, and for each chunk of a body. Default 30 s. */
   timeoutMs?: number;
-  /** Further attempts after a 5xx answer or a reset connection. Default 3. */
+  /**
+   * Further attempts after a 5xx answer, a reset connection, or a 429 whose Retry-After asks
+   * for a short wait; and resumptions of a blob download that broke off. Default 3.
+   */
   retries?: number;
   /** Cancels every request of this client. */
   signal?: AbortSignal;
@@ -43,13 +47,19 @@ export interface RegistryResponse {
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 3;
 const MAX_REDIRECTS = 5;
+/**
+ * The longest Retry-After of a 429 that is waited out. Docker Hub's pull limit asks for hours:
+ * waiting that long inside a pull would look like a hang, so such an answer fails at once.
+ */
+const MAX_RETRY_AFTER_MS = 10_000;
 const RETRYABLE_ERRORS = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /**
  * HTTP to one registry on Node's fetch: authentication (via Authenticator), redirects
  * (followed by hand, so credentials never go to another origin, such as a blob store),
- * bounded retries with backoff on 5xx and reset connections, a timeout per request and the
- * caller's AbortSignal. Errors name the registry, never credentials.
+ * bounded retries with backoff on 5xx and reset connections, a short Retry-After of a 429
+ * waited out (a longer one, or none, fails at once: no retry storm against a rate limit), a
+ * timeout per request and the caller's AbortSignal. Errors name the registry, never credentials.
  */
 export class RegistryClient {
   readonly endpoint: RegistryEndpoint;
@@ -108,6 +118,15 @@ export class RegistryClient {
           await response.discard();
           await this.backoff(attempt, signals);
           continue;
+        }
+        if (response.status === 429) {
+          const wait = retryAfterMs(response.headers.get('retry-after'));
+          if (retryable && attempt < this.retries && wait !== undefined && wait <= MAX_RETRY_AFTER_MS) {
+            await response.discard();
+            await this.pause(wait, signals);
+            continue;
+          }
+          throw await this.tooManyRequests(response, wait);
         }
         return response;
       } catch (err) {
@@ -170,7 +189,7 @@ export class RegistryClient {
       response = await fetch(url, { method, headers, body: body as RequestInit['body'], signal, redirect: 'manual', duplex: 'half' } as RequestInit);
     } catch (err) {
       clearTimeout(timer);
-      throw connectionError(translate(err), what, this.endpoint.domain);
+      throw connectionError(translate(err), what, this.endpoint.domain, 'connect');
     }
     clearTimeout(timer);
     const read = async function* (this: RegistryClient): AsyncIterable<Uint8Array> {
@@ -183,7 +202,7 @@ export class RegistryClient {
           try {
             chunk = await reader.read();
           } catch (err) {
-            throw connectionError(translate(err), what, this.endpoint.domain);
+            throw connectionError(translate(err), what, this.endpoint.domain, 'body');
           } finally {
             clearTimeout(timer);
           }
@@ -225,18 +244,42 @@ export class RegistryClient {
     };
   }
 
-  private async backoff(attempt: number, signals: AbortSignal[]): Promise<void> {
-    const signal = signals.length ? AbortSignal.any(signals) : undefined;
-    await sleep(Math.min(200 * 2 ** attempt, 5000), undefined, { signal }).catch(() => {
+  /** Waits before attempt `attempt + 1` (0-based), longer each time; cancelled by the client's and the given signals. */
+  async backoff(attempt: number, signals: readonly (AbortSignal | undefined)[] = []): Promise<void> {
+    await this.pause(Math.min(200 * 2 ** attempt, 5000), signals);
+  }
+
+  private async pause(ms: number, signals: readonly (AbortSignal | undefined)[]): Promise<void> {
+    const all = [...new Set([this.signal, ...signals])].filter((s): s is AbortSignal => s !== undefined);
+    const signal = all.length ? AbortSignal.any(all) : undefined;
+    await sleep(ms, undefined, { signal }).catch(() => {
       throw new AbortedError(`${this.endpoint.domain}: cancelled`, { cause: signal?.reason });
     });
   }
+
+  /** Docker's words for a rate limit (`toomanyrequests: You have reached your pull rate limit…`), naming the registry. */
+  private async tooManyRequests(response: RegistryResponse, wait: number | undefined): Promise<TooManyRequestsError> {
+    const detail = await errorDetail(response);
+    const said = detail ? `${detail.code}: ${detail.message}` : 'toomanyrequests: too many requests';
+    const until = wait !== undefined ? `; it asks to wait ${Math.ceil(wait / 1000)} s before trying again` : '';
+    return new TooManyRequestsError(`${said} (429 Too Many Requests from ${this.endpoint.domain}${until})`, { retryAfterMs: wait });
+  }
 }
 
-function errorCode(err: unknown): string | undefined {
+/** Retry-After (RFC 9110): delay-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** The system or undici error code of an error or of its causes (berth's own codes are not those). */
+export function errorCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
+    if (typeof code === 'string' && !(e instanceof BerthError)) return code;
   }
   return undefined;
 }
@@ -244,29 +287,37 @@ function errorCode(err: unknown): string | undefined {
 /** A reset or refused connection, worth another attempt. */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof RegistryTimeoutError || err instanceof AbortedError) return false;
-  const code = err instanceof RegistryError ? errorCode(err.cause) : errorCode(err);
+  const code = errorCode(err);
   return code !== undefined && RETRYABLE_ERRORS.has(code);
 }
 
-/** fetch's "fetch failed" says nothing: name the registry and the system error. */
-function connectionError(err: unknown, what: string, domain: string): unknown {
+/** fetch's "fetch failed" and "terminated" say nothing: name the registry, what failed and the system error. */
+function connectionError(err: unknown, what: string, domain: string, phase: 'connect' | 'body'): unknown {
   if (err instanceof RegistryTimeoutError || err instanceof AbortedError) return err;
   const code = errorCode(err);
   const reason = code ?? (err as Error)?.message ?? String(err);
-  return new RegistryError(`${what}: cannot reach ${domain}: ${reason}`, { cause: err });
+  const failed = phase === 'connect' ? `cannot reach ${domain}` : `the connection to ${domain} broke off`;
+  return new RegistryError(`${what}: ${failed}: ${reason}`, { cause: err });
 }
 
 /** A RegistryError for an unexpected status, with the registry's own error text when it sent one. */
 export async function unexpectedStatus(response: RegistryResponse, what: string): Promise<RegistryError> {
-  let detail = '';
+  const detail = await errorDetail(response);
+  const text = detail ? `: ${detail.code.replace(/_/g, ' ')}: ${detail.message}` : '';
+  return new RegistryError(`${what}: ${response.status} ${statusText(response.status)}${text}`, { status: response.status });
+}
+
+/** The first error of distribution's error JSON (`{"errors":[{"code","message"}]}`), code in lowercase. */
+async function errorDetail(response: RegistryResponse): Promise<{ code: string; message: string } | undefined> {
   try {
-    const body = (await response.json()) as { errors?: { code?: string; message?: string }[] };
+    const body = (await response.json()) as { errors?: { code?: unknown; message?: unknown }[] };
     const first = body?.errors?.[0];
-    if (first?.code) detail = `: ${first.code.toLowerCase().replace(/_/g, ' ')}: ${first.message ?? ''}`;
+    if (typeof first?.code !== 'string' || !first.code) return undefined;
+    return { code: first.code.toLowerCase(), message: typeof first.message === 'string' ? first.message : '' };
   } catch {
     // A body that is not distribution's error JSON adds nothing.
+    return undefined;
   }
-  return new RegistryError(`${what}: ${response.status} ${statusText(response.status)}${detail}`, { status: response.status });
 }
 
 function statusText(status: number): string {

@@ -40,3 +40,17 @@ export class AbortedError extends BerthError {
     super('ABORTED', message, options);
   }
 }
+
+/**
+ * The registry refuses requests for a while (429 Too Many Requests): Docker Hub's pull rate
+ * limit. Retrying at once only extends the refusal, so the pull fails with the registry's words.
+ */
+export class TooManyRequestsError extends BerthError {
+  /** How long the registry asked to wait, when it said (Retry-After). */
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, options?: { retryAfterMs?: number }) {
+    super('TOO_MANY_REQUESTS', message);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}

@@ -1,11 +1,19 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import type { Digest } from '../../core/digest.ts';
+import { MediaType } from '../../core/image/media-types.ts';
+import { hostPlatform } from '../../core/image/platform.ts';
+import { chainIds } from '../../core/layer/chain-id.ts';
+import { RegistryClient } from '../../core/registry/registry-client.ts';
+import { RegistryRepository } from '../../core/registry/registry-repository.ts';
 import { tempDir } from './tar.ts';
 
 /** Debian's docker-registry (distribution v2), installed by scripts/setup.sh. */
@@ -170,5 +178,167 @@ export async function startTokenServer(user: { username: string; password: strin
       await new Promise((resolve) => server.close(resolve));
       await dir.cleanup();
     },
+  };
+}
+
+/** A request that went through a FaultyProxy, and the status the client got. */
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  /** The client's Range header. */
+  range?: string;
+  status?: number;
+}
+
+/** What a FaultyProxy does to one request; nothing: forwards it as it is. */
+export interface ProxyFault {
+  /** Answers this instead of asking the registry. */
+  answer?: { status: number; headers?: Record<string, string>; body?: string };
+  /** Forwards the request without its Range header: a registry that does not serve ranges. */
+  stripRange?: boolean;
+  /** Destroys the connection once this many bytes of the response body went through. */
+  cutAfter?: number;
+  /** Holds the rest of the body after this many bytes until `resume` settles (or the client leaves). */
+  stallAfter?: number;
+  resume?: Promise<void>;
+}
+
+export interface FaultyProxy {
+  /** `127.0.0.1:<port>`: the domain of references through the proxy. */
+  domain: string;
+  port: number;
+  requests: ProxiedRequest[];
+  /** The GET requests for one blob, in order. */
+  blobGets(digest: string): ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy in front of a registry that breaks what `fault` says for each request: answers
+ * in its place, drops or holds a response body part-way, or hides the Range header. `nth`
+ * counts the earlier requests with the same method and path (0: the first).
+ */
+export async function startFaultyProxy(upstreamPort: number, fault: (request: ProxiedRequest, nth: number) => ProxyFault | undefined = () => undefined): Promise<FaultyProxy> {
+  const requests: ProxiedRequest[] = [];
+  const server = createHttpServer((req, res) => {
+    const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', ...(req.headers.range ? { range: req.headers.range } : {}) };
+    const nth = requests.filter((r) => r.method === entry.method && r.path === entry.path).length;
+    requests.push(entry);
+    const f = fault(entry, nth) ?? {};
+    if (f.answer) {
+      entry.status = f.answer.status;
+      res.writeHead(f.answer.status, f.answer.headers);
+      res.end(f.answer.body);
+      return;
+    }
+    const headers = { ...req.headers };
+    if (f.stripRange) delete headers.range;
+    const upstream = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers }, (up) => {
+      entry.status = up.statusCode;
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      forward(up, res, f).catch(() => res.destroy());
+    });
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    domain: `127.0.0.1:${port}`,
+    port,
+    requests,
+    blobGets: (digest) => requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`)),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Copies a response body, breaking it as `fault` says. */
+async function forward(up: IncomingMessage, res: ServerResponse, fault: ProxyFault): Promise<void> {
+  const closed = once(res, 'close').then(() => undefined);
+  const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => res.write(chunk, (err) => (err ? reject(err) : resolve())));
+  let limit = fault.cutAfter ?? fault.stallAfter ?? Infinity;
+  let sent = 0;
+  for await (const chunk of up as AsyncIterable<Buffer>) {
+    if (sent + chunk.length <= limit) {
+      await write(chunk);
+      sent += chunk.length;
+      continue;
+    }
+    const room = limit - sent;
+    if (room > 0) await write(chunk.subarray(0, room));
+    if (fault.cutAfter !== undefined) {
+      res.socket?.destroy();
+      up.destroy();
+      return;
+    }
+    await Promise.race([fault.resume ?? new Promise(() => {}), closed]);
+    if (res.destroyed) {
+      up.destroy();
+      return;
+    }
+    await write(chunk.subarray(room));
+    sent += chunk.length;
+    limit = Infinity;
+  }
+  res.end();
+}
+
+export interface PushedImage {
+  /** The manifest's digest. */
+  digest: Digest;
+  config: Digest;
+  layers: { digest: Digest; size: number; diffId: Digest }[];
+  chainIds: Digest[];
+}
+
+/**
+ * Puts an image straight into a registry through the distribution API (no engine, so nothing
+ * checks it first): layer blobs as given (gzip or plain tar, told apart by their first bytes),
+ * a config for this host's platform whose diffIDs are the layers' own unless `diffIds` says
+ * otherwise and whose Cmd is `cmd` (a `.wasm` one makes it a WebAssembly image), and an OCI
+ * manifest under `tag`.
+ */
+export async function pushTestImage(
+  domain: string,
+  repository: string,
+  tag: string,
+  blobs: readonly Uint8Array[],
+  options: { diffIds?: Digest[]; cmd?: string[] } = {},
+): Promise<PushedImage> {
+  const repo = new RegistryRepository(new RegistryClient(domain), repository, 'push');
+  const sha256 = (data: Uint8Array) => `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+  const gzipped = (data: Uint8Array) => data[0] === 0x1f && data[1] === 0x8b;
+  const put = async (data: Uint8Array) => {
+    const digest = sha256(data);
+    const upload = await repo.startUpload();
+    if (upload.mounted) throw new Error('unexpected mount');
+    await repo.finishUpload(upload.location, digest, data);
+    return { digest, size: data.byteLength };
+  };
+  const layers = [];
+  for (const [i, blob] of blobs.entries()) {
+    const { digest, size } = await put(blob);
+    layers.push({ digest, size, diffId: options.diffIds?.[i] ?? sha256(gzipped(blob) ? gunzipSync(blob) : blob), gzip: gzipped(blob) });
+  }
+  const { os, architecture } = hostPlatform();
+  const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+  const config = await put(json({ os, architecture, config: { Cmd: options.cmd ?? ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
+  const manifest = json({
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, ...config },
+    layers: layers.map((l) => ({ mediaType: l.gzip ? MediaType.OciLayerGzip : MediaType.OciLayer, digest: l.digest, size: l.size })),
+  });
+  await repo.putManifest(tag, MediaType.OciManifest, manifest);
+  return {
+    digest: sha256(manifest),
+    config: config.digest,
+    layers: layers.map(({ digest, size, diffId }) => ({ digest, size, diffId })),
+    chainIds: chainIds(layers.map((l) => l.diffId)),
   };
 }
