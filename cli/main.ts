@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import '../backends/register.ts';
+import { addAttachCommand } from './commands/attach-command.ts';
 import { addCommitCommand } from './commands/commit-command.ts';
 import { addContainerCommands } from './commands/container-commands.ts';
 import { addCpCommand } from './commands/cp-command.ts';
@@ -38,5 +39,6 @@ addEventsCommand(program, ctx);
 program.addCommand(versionCommand(ctx));
 addCpCommand(program, ctx);
 addCommitCommand(program, ctx);
+addAttachCommand(program, ctx);
 
 await program.parseAsync();

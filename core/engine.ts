@@ -15,7 +15,7 @@ import type { ContainerFilters, ContainerInspect, ContainerSummary } from './con
 import { commitContainer, type CommitOptions } from './container/commit-container.ts';
 import { archiveContainerPath, extractToContainer, statContainerPath } from './container/cp/container-archive.ts';
 import type { ExtractOptions } from './container/cp/extract-archive.ts';
-import type { PathStat } from '../backends/backend.ts';
+import type { Attachment, PathStat } from '../backends/backend.ts';
 import type { CreateContainerOptions } from './container/create.ts';
 import { execInContainer, type ExecOptions, type ExecProcess } from './container/lifecycle/exec.ts';
 import { BerthError, InvalidArgumentError } from './errors.ts';
@@ -24,7 +24,7 @@ import { filterImages, type ImageFilters } from './image/image-filters.ts';
 import { ImageStore, type DeleteRecord, type PruneResult } from './image/image-store.ts';
 import { emptyImageTable, lookupImage, type ImageTable } from './image/image-table.ts';
 import { imageInspect, imageSummary, type ImageInspect, type ImageSummary } from './image/image-views.ts';
-import { hostPlatform, WASI_PLATFORM, type PlatformSpec } from './image/platform.ts';
+import { hostPlatform, platformOf, WASI_PLATFORM, type PlatformSpec } from './image/platform.ts';
 import { FsStateFile } from './metadata/fs-state-file.ts';
 import { MemoryStateFile, type StateFile } from './metadata/state-file.ts';
 import { familiarName, familiarString, parseReference, withDefaultTag } from './reference.ts';
@@ -65,9 +65,15 @@ export interface RunContainerOptions extends CreateContainerOptions {
   stdin?: boolean;
   /**
    * `docker run -d`: the container runs under its monitor and outlives this process (a
-   * backend that cannot detach refuses at once). Its output is in its log only.
+   * backend that cannot detach refuses at once). Its output is in its log only, unless `attach`.
    */
   detach?: boolean;
+  /**
+   * With `detach`, `docker run -it`: the detached container is attached to at once (its output
+   * waits for the attachment, so that none is missed), and the result's streams, `resize` and
+   * `detach()` are the attachment's (`attachContainer`): detaching leaves it running.
+   */
+  attach?: boolean;
 }
 
 /** A started container (`engine.runContainer`): its output as it comes, its exit, and `await using` removal. */
@@ -82,6 +88,16 @@ export interface RunningContainer extends AsyncDisposable {
   wait(): Promise<WaitResult>;
   /** With a terminal (`tty`): resizes it, as `docker run -t` does when its window changes. */
   resize?(cols: number, rows: number): void;
+  /** Attached to a detached container (`attach`): ends the attachment; the container runs on. */
+  detach?(): void;
+}
+
+/**
+ * `docker attach` (`engine.attachContainer`): the running container's output from now on, its
+ * stdin, its terminal's size; `detach()` (or `await using`'s disposal) leaves it running.
+ */
+export interface AttachedContainer extends RunningContainer {
+  detach(): void;
 }
 
 export interface SaveOptions {
@@ -231,10 +247,15 @@ export class Engine implements AsyncDisposable {
 
   /**
    * `docker pull`. Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG) unless
-   * `options.credentials` says otherwise; progress per blob goes to `options.onProgress`.
+   * `options.credentials` says otherwise; progress per blob goes to `options.onProgress`. The
+   * layers are unpacked as they download into the snapshotter of the runtime that would run
+   * the image, as Docker does; where no runtime opens here (or with `unpackInto: undefined`),
+   * `create` unpacks them later.
    */
   async pullImage(ref: string, options: PullOptions = {}): Promise<PullResult> {
-    const result = await pullImage(this.images, ref, { credentials: dockerConfigCredentials(), ...options });
+    const unpackInto: PullOptions['unpackInto'] = async ({ manifest, config }) =>
+      (await this.runtimes.forImage({ platform: platformOf(config), config, manifest }).catch(() => undefined))?.runtime.snapshotter;
+    const result = await pullImage(this.images, ref, { credentials: dockerConfigCredentials(), unpackInto, ...options });
     const parsed = parseReference(result.reference);
     await this.imageEvent('pull', familiarString(parsed), familiarName(parsed));
     return result;
@@ -289,14 +310,35 @@ export class Engine implements AsyncDisposable {
   async runContainer(options: RunContainerOptions): Promise<RunningContainer> {
     const manager = await this.containers();
     const record = await manager.create({ ...options, ...(options.stdin ? { openStdin: true } : {}) });
+    const attachNow = (options.detach ?? false) && (options.attach ?? false);
     let live;
+    let attached: { attachment: Attachment } | undefined;
     try {
-      live = await manager.start(record.Id, options.detach ? { detach: true } : { attach: true });
+      live = await manager.start(record.Id, options.detach ? { detach: true, awaitAttach: attachNow } : { attach: true });
+      if (attachNow) attached = await manager.attach(record.Id, { stdin: options.stdin ?? false });
     } catch (err) {
+      // Docker attaches before it starts: a run that cannot attach does not go on without it.
+      if (attachNow) await manager.kill(record.Id).catch(() => undefined);
       if (options.autoRemove) await manager.remove(record.Id, { force: true }).catch(() => undefined);
       throw err;
     }
+    if (attached) {
+      const container = attachedContainer(manager, record.Id, record.Name.slice(1), attached.attachment, options.tty ?? false);
+      return { ...container, [Symbol.asyncDispose]: () => removeIfThere(manager, record.Id) };
+    }
     return running(manager, record.Id, record.Name.slice(1), live);
+  }
+
+  /**
+   * `docker attach`: attaches to a running detached container (run -d, run -it, start) from
+   * any process: its output from now on, its stdin with `stdin` (when it was created with -i),
+   * its terminal's size. A stopped, paused or restarting container: Docker's errors; one that
+   * runs embedded in another engine process cannot be attached to.
+   */
+  async attachContainer(idOrName: string, options: { stdin?: boolean } = {}): Promise<AttachedContainer> {
+    const manager = await this.containers();
+    const { record, attachment } = await manager.attach(idOrName, options);
+    return attachedContainer(manager, record.Id, record.Name.slice(1), attachment, record.Config.Tty ?? false);
   }
 
   /**
@@ -472,9 +514,28 @@ function running(manager: ContainerManager, id: string, name: string, live: Live
     stderr: live?.attached?.stderr ?? empty,
     wait: () => manager.wait(id),
     ...(live?.init.resize ? { resize: (cols: number, rows: number) => live.init.resize!(cols, rows) } : {}),
-    [Symbol.asyncDispose]: () => manager.remove(id, { force: true }).catch((err) => {
-      if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
-    }),
+    [Symbol.asyncDispose]: () => removeIfThere(manager, id),
+  };
+}
+
+function removeIfThere(manager: ContainerManager, id: string): Promise<void> {
+  return manager.remove(id, { force: true }).catch((err) => {
+    if (!(err instanceof BerthError && err.code === 'NOT_FOUND')) throw err;
+  });
+}
+
+function attachedContainer(manager: ContainerManager, id: string, name: string, attachment: Attachment, tty: boolean): AttachedContainer {
+  const detach = () => attachment.detach();
+  return {
+    id,
+    name,
+    ...(attachment.stdin ? { stdin: attachment.stdin } : {}),
+    stdout: attachment.stdout,
+    stderr: attachment.stderr,
+    wait: () => manager.wait(id),
+    ...(tty ? { resize: (cols: number, rows: number) => attachment.resize(cols, rows) } : {}),
+    detach,
+    [Symbol.asyncDispose]: async () => detach(),
   };
 }
 

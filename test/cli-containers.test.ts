@@ -3,7 +3,8 @@
  * one state root loaded with the busybox test image. An attached `berth run` runs its container
  * inside that berth process, so another CLI process can stop, kill, remove, wait for and list
  * it, but exec / top / stats / pause need the process that runs it: those say so (detached
- * containers, which any process reaches, are in detached-containers.test.ts).
+ * containers, which any process reaches, are in detached-containers.test.ts). `run -it` is the
+ * exception: its container runs under its monitor, attached through its attach socket (a terminal).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -238,25 +239,56 @@ describe('create and start -a', () => {
 });
 
 describe('a terminal', () => {
-  it('-it gives an interactive shell through a pseudo-terminal; Ctrl-P Ctrl-Q is refused', async () => {
-    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI} run -it --rm --name tty busybox sh`, '/dev/null'], {
+  /** `berth ARGS` inside a pseudo-terminal (script(1)), as a user at a terminal runs it. */
+  const inTerminal = (args: string) => {
+    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI} ${args}`, '/dev/null'], {
       env: { ...process.env, BERTH_ROOT: root },
     });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
     const until = async (pattern: RegExp) => {
       for (let i = 0; i < 200 && !pattern.test(output); i++) await new Promise((r) => setTimeout(r, 50));
       expect(output).toMatch(pattern);
     };
-    await until(/\/ # /);
-    child.stdin.write('test -t 0 && echo "tty:$((6*7))"\r');
-    await until(/tty:42/);
-    child.stdin.write('\x10\x11');
-    await until(/cannot detach/);
-    child.stdin.write('exit 5\r');
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code).toBe(5);
+    const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { child, until, exit, output: () => output };
+  };
+
+  it('-it gives an interactive shell under its monitor; Ctrl-P Ctrl-Q detaches, berth attach re-attaches, exit 5 ends it (--rm removes it)', async () => {
+    const run = inTerminal('run -it --rm --name tty busybox sh');
+    await run.until(/\/ # /);
+    run.child.stdin.write('test -t 0 && echo "tty:$((6*7))"\r');
+    await run.until(/tty:42/);
+    run.child.stdin.write('\x10\x11');
+    // Docker's run says nothing when it detaches, and exits 0.
+    expect(await run.exit).toBe(0);
+    expect(run.output()).not.toMatch(/detach|escape/);
+    expect(await ok(['ps', '--filter', 'name=tty', '--format', '{{.Names}} {{.Status}}'])).toMatch(/^tty Up /);
+
+    const again = inTerminal('attach tty');
+    again.child.stdin.write('echo "back:$((2*3))"\r');
+    await again.until(/back:6/);
+    again.child.stdin.write('exit 5\r');
+    expect(await again.exit).toBe(5);
     expect(await ok(['ps', '-aq'])).toBe('');
+  });
+
+  it("berth attach: Docker's errors for a container it cannot attach to; the detach keys print Docker's message and exit 1", async () => {
+    await ok(['create', '--name', 'idle', 'busybox', 'true']);
+    expect(await berth(['attach', 'idle'])).toMatchObject({ code: 1, stderr: 'Error: You cannot attach to a stopped container, start it first\n' });
+    await ok(['rm', 'idle']);
+    expect((await berth(['attach', 'nothing'])).stderr).toMatch(/No such container: nothing/);
+
+    const id = (await ok(['run', '-dit', '--name', 'bg', 'busybox', 'sh'])).trim();
+    const attached = inTerminal('attach --detach-keys ctrl-a,x bg');
+    attached.child.stdin.write('echo "bg:$((3*3))"\r');
+    await attached.until(/bg:9/);
+    attached.child.stdin.write('\x01x');
+    expect(await attached.exit).toBe(1);
+    expect(attached.output()).toMatch(/read escape sequence/);
+    expect(await ok(['inspect', '--format', '{{.State.Status}}', id])).toBe('running\n');
+    await ok(['rm', '-f', id]);
   });
 });
 

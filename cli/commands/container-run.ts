@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { constants } from 'node:os';
 import type { Engine, RunningContainer } from '../../core/engine.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { familiarString, parseReference, withDefaultTag } from '../../core/reference.ts';
@@ -8,15 +9,30 @@ import { addCreateFlags, createOptions, FlagError, type CreateFlags } from './co
 
 /**
  * `berth run` without -d runs the container embedded in the berth process, which relays its
- * stdin and terminal: it cannot outlive that process. `run -d`, `start` and `restart` run
- * containers under their monitor, which outlive it.
+ * stdin and output: it cannot outlive that process. `run -it` (a terminal and stdin), `run -d`,
+ * `start` and `restart` run containers under their monitor, which outlive it: `run -it` is
+ * attached to its monitor's attach socket, and the detach keys leave it running.
  */
-const CANNOT_DETACH = 'an attached container runs inside this berth process and cannot outlive it; use berth run -d to run one in the background';
+const CANNOT_DETACH = 'it runs inside this berth process and cannot outlive it (containers started with run -it, run -d or start can be detached from)';
 
 /** Docker's exit status for an error of the CLI or the engine itself (not of the container). */
 const ENGINE_ERROR = 125;
-const CTRL_P = 0x10;
-const CTRL_Q = 0x11;
+/** Docker's default detach keys: Ctrl-P Ctrl-Q. */
+const DEFAULT_DETACH_KEYS = [0x10, 0x11];
+
+/**
+ * Docker's `--detach-keys` (moby/term ToBytes): comma-separated keys, each a single character
+ * or `ctrl-<a-z, @, [, \, ], ^, _>`. Empty: the default, Ctrl-P Ctrl-Q.
+ */
+export function parseDetachKeys(keys: string | undefined): number[] {
+  if (!keys) return DEFAULT_DETACH_KEYS;
+  return keys.split(',').map((key) => {
+    if (key.length === 1 && key.charCodeAt(0) < 0x80) return key.charCodeAt(0);
+    const ctrl = /^ctrl-([a-z@[\\\]^_])$/.exec(key.toLowerCase())?.[1];
+    if (ctrl === undefined) throw new FlagError(`Invalid detach keys (${keys}) provided`);
+    return ctrl.charCodeAt(0) & 0x1f;
+  });
+}
 
 /** Exits as Docker does for berth's own errors in run / create / exec: `Error: ...`, status 125 (or 126/127 when the command cannot run). */
 function failRun(ctx: CliContext, err: unknown): void {
@@ -61,13 +77,18 @@ export function runCommand(ctx: CliContext): Command {
   return exitOnFlagError(
     addCreateFlags(new Command('run').description('Create and run a new container from an image'))
       .option('-d, --detach', 'Run container in background and print container ID')
+      .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
       .option('--pull <policy>', 'Pull image before running ("always", "missing", "never")', 'missing')
       .passThroughOptions(),
-  ).action(async (image: string, command: string[], flags: CreateFlags & { detach?: boolean; pull: string }) => {
+  ).action(async (image: string, command: string[], flags: CreateFlags & { detach?: boolean; detachKeys?: string; pull: string }) => {
     if (flags.tty && flags.interactive && !flags.detach && !process.stdin.isTTY) return ctx.fail('the input device is not a TTY', 1);
     let container: RunningContainer;
     let engine: Engine;
+    // -it: under its monitor, attached to it, so that the detach keys leave it running (Docker).
+    const detachable = (flags.tty ?? false) && (flags.interactive ?? false);
+    let detachKeys: number[];
     try {
+      detachKeys = parseDetachKeys(flags.detachKeys);
       const options = createOptions(image, command, flags);
       engine = await ctx.open();
       await requireImage(engine, image, flags.pull);
@@ -78,13 +99,15 @@ export function runCommand(ctx: CliContext): Command {
       }
       // With -t on a terminal, the container's terminal starts at our size (Docker's ConsoleSize).
       const consoleSize = flags.tty && process.stdout.isTTY ? { consoleSize: { cols: process.stdout.columns, rows: process.stdout.rows } } : {};
-      container = await engine.runContainer({ ...options, ...consoleSize, stdin: flags.interactive ?? false });
+      container = await engine.runContainer({ ...options, ...consoleSize, stdin: flags.interactive ?? false, ...(detachable ? { detach: true, attach: true } : {}) });
     } catch (err) {
       return failRun(ctx, err);
     }
-    const code = await attach(engine, container, { interactive: flags.interactive ?? false, tty: flags.tty ?? false });
+    const end = await attach(engine, container, { interactive: flags.interactive ?? false, tty: flags.tty ?? false, detachKeys });
+    // Detached (by the keys: Docker's run says nothing more and exits 0); --rm applies when the container ends.
+    if (end.detached) process.exit(end.code);
     if (flags.rm) await removed(engine, container.id);
-    process.exit(code);
+    process.exit(end.code);
   });
 }
 
@@ -122,7 +145,7 @@ export function startCommand(ctx: CliContext): Command {
         if (info.State.Running) throw new Error(`container ${info.Id} is already running: berth cannot attach to a running container; use berth logs -f`);
         const container = await engine.startContainerAttached(info.Id);
         const tty = info.Config.Tty ?? false;
-        process.exit(await attach(engine, container, { interactive: (flags.interactive ?? false) && (info.Config.OpenStdin ?? false), tty }));
+        process.exit((await attach(engine, container, { interactive: (flags.interactive ?? false) && (info.Config.OpenStdin ?? false), tty })).code);
       } catch (err) {
         ctx.fail(err);
       }
@@ -158,20 +181,35 @@ export function execCommand(ctx: CliContext): Command {
       });
       if (flags.detach) return;
       const io = { ...proc, wait: async () => ({ StatusCode: (await proc.wait()).ExitCode }) };
-      process.exit(await attach(undefined, io, { interactive: flags.interactive ?? false, tty: flags.tty ?? false }));
+      process.exit((await attach(undefined, io, { interactive: flags.interactive ?? false, tty: flags.tty ?? false })).code);
     } catch (err) {
       failRun(ctx, err);
     }
   });
 }
 
-interface Attachable {
+export interface Attachable {
   id?: string;
   stdin?: NodeJS.WritableStream;
   stdout?: AsyncIterable<Uint8Array>;
   stderr?: AsyncIterable<Uint8Array>;
   wait(): Promise<{ StatusCode: number }>;
   resize?(cols: number, rows: number): void;
+  /** Present when the container outlives this process (attached to its monitor): ends the attachment. */
+  detach?(): void;
+}
+
+export interface AttachMode {
+  interactive: boolean;
+  tty: boolean;
+  /** With a terminal: the keys that detach (parseDetachKeys); default Ctrl-P Ctrl-Q. */
+  detachKeys?: number[];
+  /** Forward this process's signals to the container (Docker's --sig-proxy); never with a terminal to one that outlives this process. Default true. */
+  sigProxy?: boolean;
+  /** Without a terminal: the end of our stdin ends the container's (Docker's StdinOnce, which `docker run -i` sets and `docker attach` does not). Default true. */
+  closeStdin?: boolean;
+  /** With a terminal: resize it one larger, then to our size, so that what runs there redraws (docker attach's resizeTTY). */
+  redraw?: boolean;
 }
 
 async function copy(from: AsyncIterable<Uint8Array> | undefined, to: NodeJS.WriteStream): Promise<void> {
@@ -183,61 +221,90 @@ async function copy(from: AsyncIterable<Uint8Array> | undefined, to: NodeJS.Writ
 /**
  * Docker's attach: the container's stdout and stderr to ours as they come, our stdin to the
  * container with -i (raw, with a terminal), our signals forwarded to the container without
- * one. Resolves with the exit status once the output has ended.
- *
- * Ctrl-P Ctrl-Q: Docker detaches and leaves the container running. The container of an
- * attached `berth run` is embedded and cannot outlive this process, so berth swallows the
- * sequence, says why on stderr and stays attached (exiting would kill the container). With a terminal, ours changing size resizes
- * the container's (SIGWINCH there), as Docker does.
+ * a terminal. Resolves with the exit status once the output has ended, or `detached` once the
+ * detach keys (with a terminal; Ctrl-P Ctrl-Q unless told) have ended the attachment of a
+ * container that outlives this process (the container runs on). A container embedded in this
+ * process cannot outlive it: there berth swallows the keys, says why on stderr and stays
+ * attached. With a terminal, ours changing size resizes the container's (SIGWINCH there).
  */
-async function attach(engine: Engine | undefined, io: Attachable, mode: { interactive: boolean; tty: boolean }): Promise<number> {
+export async function attach(engine: Engine | undefined, io: Attachable, mode: AttachMode): Promise<{ code: number; detached: boolean }> {
   const raw = mode.tty && mode.interactive && process.stdin.isTTY;
+  let detached!: (code: number) => void;
+  const detaching = new Promise<number>((resolve) => (detached = resolve));
   const forward = (signal: NodeJS.Signals) => {
     if (engine && io.id) void engine.killContainer(io.id, signal).catch(() => undefined);
   };
-  const signals: NodeJS.Signals[] = raw ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-  for (const s of signals) process.on(s, forward);
+  let signals: NodeJS.Signals[];
+  let onSignal: (signal: NodeJS.Signals) => void = forward;
+  if (!io.detach) {
+    // Embedded: the container dies with this process; what would end it is forwarded instead.
+    signals = raw ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  } else if (!mode.tty && (mode.sigProxy ?? true)) {
+    signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  } else {
+    // Docker proxies no signal with a terminal: one that ends this process leaves the container
+    // running, as a detach does (with the terminal restored).
+    signals = raw ? ['SIGTERM', 'SIGHUP'] : [];
+    onSignal = (signal) => {
+      io.detach!();
+      detached(128 + constants.signals[signal]);
+    };
+  }
+  for (const s of signals) process.on(s, onSignal);
   const resize = () => io.resize?.(process.stdout.columns, process.stdout.rows);
-  if (mode.tty && process.stdout.isTTY) process.stdout.on('resize', resize);
+  if (mode.tty && process.stdout.isTTY) {
+    process.stdout.on('resize', resize);
+    if (mode.redraw) io.resize?.(process.stdout.columns + 1, process.stdout.rows + 1);
+    if (mode.redraw) resize();
+  }
   if (mode.interactive && io.stdin) {
     const target = io.stdin;
     target.on('error', () => undefined);
     if (raw) process.stdin.setRawMode(true);
-    let pendingCtrlP = false;
+    const keys = mode.detachKeys ?? DEFAULT_DETACH_KEYS;
+    let matched = 0;
     process.stdin.on('data', (chunk: Buffer) => {
       if (!mode.tty) return void target.write(chunk);
       const out: number[] = [];
       for (const byte of chunk) {
-        if (pendingCtrlP) {
-          pendingCtrlP = false;
-          if (byte === CTRL_Q) {
-            process.stderr.write(`\r\nberth: cannot detach: ${CANNOT_DETACH}; still attached\r\n`);
-            continue;
+        if (byte === keys[matched]) {
+          if (++matched < keys.length) continue;
+          matched = 0;
+          if (io.detach) {
+            if (out.length) target.write(Buffer.from(out));
+            io.detach();
+            return detached(0);
           }
-          out.push(CTRL_P);
+          process.stderr.write(`\r\nberth: cannot detach: ${CANNOT_DETACH}; still attached\r\n`);
+          continue;
         }
-        if (byte === CTRL_P) pendingCtrlP = true;
-        else out.push(byte);
+        // Keys that began the sequence but did not finish it go to the container (moby/term's escapeProxy).
+        if (matched > 0) out.push(...keys.slice(0, matched));
+        matched = byte === keys[0] ? 1 : 0;
+        if (matched === 0) out.push(byte);
       }
       if (out.length) target.write(Buffer.from(out));
     });
     // A terminal is shared by the container's input and output: closing it would end both.
     process.stdin.on('end', () => {
-      if (!mode.tty) target.end();
+      if (!mode.tty && (mode.closeStdin ?? true)) target.end();
     });
   }
   try {
     const output = Promise.all([copy(io.stdout, process.stdout), mode.tty ? undefined : copy(io.stderr, process.stderr)]);
-    const { StatusCode } = await io.wait();
-    await output;
-    return StatusCode;
+    const ended = (async () => {
+      const { StatusCode } = await io.wait();
+      await output;
+      return { code: StatusCode, detached: false };
+    })();
+    return await Promise.race([ended, detaching.then((code) => ({ code, detached: true }))]);
   } catch (err) {
     process.stderr.write(`Error: ${errorMessage(err)}\n`);
-    return ENGINE_ERROR;
+    return { code: ENGINE_ERROR, detached: false };
   } finally {
     if (raw) process.stdin.setRawMode(false);
     process.stdin.pause();
-    for (const s of signals) process.off(s, forward);
+    for (const s of signals) process.off(s, onSignal);
     process.stdout.off('resize', resize);
   }
 }
@@ -258,7 +325,7 @@ async function startDetached(ctx: CliContext, names: string[]): Promise<void> {
 }
 
 /** `--rm`: the engine removes the container once its exit is recorded; the CLI waits for that before it exits. */
-async function removed(engine: Engine, id: string): Promise<void> {
+export async function removed(engine: Engine, id: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     try {

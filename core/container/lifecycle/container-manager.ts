@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotSupportedError, type DetachedInit, type ExitStatus, type Task, type TaskProcess } from '../../../backends/backend.ts';
+import { NotSupportedError, type Attachment, type DetachedInit, type DetachOptions, type ExitStatus, type Task, type TaskProcess } from '../../../backends/backend.ts';
 import type { ContainerRuntime } from '../runtime-registry.ts';
 import type { RuntimeSet } from '../runtime-set.ts';
 import { BerthError, ConflictError, NotFoundError } from '../../errors.ts';
@@ -154,25 +154,34 @@ export class ContainerManager {
   /**
    * Starts the container's init: attached (its output also handed to the caller), or with
    * `detach` under a monitor so that it outlives this process (a backend that cannot detach
-   * refuses at once). Starting a running container does nothing (Docker).
+   * refuses at once). A detached init can be attached to (`attach` below) where the backend
+   * can; with `awaitAttach`, its output waits for the first attachment (`docker run -it`
+   * attaches right after the start). Starting a running container does nothing (Docker).
    */
-  async start(idOrName: string, options: { attach?: boolean; detach?: boolean } = {}): Promise<LiveContainer | undefined> {
+  async start(idOrName: string, options: { attach?: boolean; detach?: boolean; awaitAttach?: boolean } = {}): Promise<LiveContainer | undefined> {
     const id = await this.store.resolve(idOrName);
     const record = await this.store.get(id);
     if (record.State.Running && !record.State.Restarting) return this.live.get(id);
     guard.start(record.State, id);
     this.cancelRestart(id);
-    return this.startTask(record, { attach: options.attach ?? false, detach: options.detach ?? false });
+    return this.startTask(record, { attach: options.attach ?? false, detach: options.detach ?? false, awaitAttach: options.awaitAttach ?? false });
   }
 
-  private async startTask(record: ContainerRecord, how: { attach: boolean; detach: boolean }): Promise<LiveContainer> {
+  private async startTask(record: ContainerRecord, how: { attach: boolean; detach: boolean; awaitAttach?: boolean }): Promise<LiveContainer> {
     const id = record.Id;
     const { snapshotter, backend } = await this.runtimeOf(record);
     const detach = how.detach;
+    // Before the detach's: `run -it` on a backend without terminals fails for the terminal.
+    if (detach && record.Config.Tty && !backend.capabilities.terminal) throw new NotSupportedError(backend.name, 'a terminal (-t)', 'its processes have no terminal');
     if (detach && !backend.capabilities.detach) {
       throw new NotSupportedError(backend.name, 'detached containers (run -d, start without -a)', 'its containers cannot outlive the engine process; run it attached');
     }
     const exitPath = this.exitPath(id);
+    // Every detached init gets an attach socket where the backend has them (Docker attaches to
+    // any running container), its stdin kept for it with -i (OpenStdin), as Docker keeps it.
+    const socketPath = this.attachPath(id);
+    const attach: DetachOptions['attach'] =
+      detach && backend.capabilities.attach && socketPath ? { socketPath, stdin: record.Config.OpenStdin ?? false, awaitClient: how.awaitAttach ?? false } : undefined;
     let task: Task | undefined;
     let init: TaskProcess;
     try {
@@ -181,7 +190,7 @@ export class ContainerManager {
       if (detach) await rm(exitPath, { force: true });
       init = await task.start({
         stdin: !detach && (record.Config.OpenStdin ?? false),
-        ...(detach ? { detach: { logPath: record.LogPath, rotation: logRotation(record), exitPath } } : {}),
+        ...(detach ? { detach: { logPath: record.LogPath, rotation: logRotation(record), exitPath, ...(attach ? { attach } : {}) } } : {}),
       });
     } catch (err) {
       await task?.delete().catch(() => undefined);
@@ -194,7 +203,7 @@ export class ContainerManager {
       throw err;
     }
     await this.volumeEvents('mount', record);
-    if (detach) return this.startedDetached(record, task, init, exitPath);
+    if (detach) return this.startedDetached(record, task, init, exitPath, attach);
     const rotation = logRotation(record);
     // An in-memory engine keeps no log: the output goes to the caller only.
     const log = record.LogPath ? new JsonFileLogWriter(record.LogPath, rotation) : undefined;
@@ -231,8 +240,13 @@ export class ContainerManager {
   }
 
   /** Records a detached start (its monitor, not this process, owns it) and watches for its exit. */
-  private async startedDetached(record: ContainerRecord, task: Task, init: TaskProcess, exitPath: string): Promise<LiveContainer> {
-    const monitor: DetachedInit = { pid: init.pid, monitorPid: init.monitorPid ?? 0, exitPath };
+  private async startedDetached(record: ContainerRecord, task: Task, init: TaskProcess, exitPath: string, attach?: DetachOptions['attach']): Promise<LiveContainer> {
+    const monitor: DetachedInit = {
+      pid: init.pid,
+      monitorPid: init.monitorPid ?? 0,
+      exitPath,
+      ...(attach ? { attach: { socketPath: attach.socketPath, stdin: attach.stdin } } : {}),
+    };
     const updated = await this.store.update(record.Id, (r) => {
       r.State = runningState(r.State, init.pid);
       r.Monitor = monitor;
@@ -277,6 +291,33 @@ export class ContainerManager {
     } finally {
       this.watching.delete(record.Id);
     }
+  }
+
+  /**
+   * Docker's attach: a connection to the running container's init (its output from now on,
+   * its stdin with `stdin` when it was created with -i, its terminal's size, its exit), which
+   * this process watches meanwhile, so that it records the exit (AutoRemove included) if it
+   * ends while attached. Only a detached container started with an attach socket (its
+   * record's Monitor.attach) can be: an embedded one is reached only by the process that runs it.
+   */
+  async attach(idOrName: string, options: { stdin?: boolean } = {}): Promise<{ record: ContainerRecord; attachment: Attachment }> {
+    const id = await this.store.resolve(idOrName);
+    const record = await this.settle(await this.store.get(id));
+    if (!record) throw new NotFoundError(`No such container: ${idOrName}`);
+    // Docker's checks and messages (docker/cli's attach), in its order.
+    if (!record.State.Running) throw new ConflictError('You cannot attach to a stopped container, start it first');
+    if (record.State.Paused) throw new ConflictError('You cannot attach to a paused container, unpause it first');
+    if (record.State.Restarting) throw new ConflictError('You cannot attach to a restarting container, wait until it is running');
+    const { backend } = await this.runtimeOf(record);
+    if (!backend.capabilities.attach || !backend.attach) throw new NotSupportedError(backend.name, 'attach', 'its containers have no attach socket');
+    const monitor = record.Monitor;
+    if (!monitor?.attach) {
+      const where = monitor ? 'it was started without an attach socket' : `it runs inside the berth engine process that started it (pid ${record.Owner?.pid ?? 'unknown'})`;
+      throw new ConflictError(`container ${id} cannot be attached to: ${where}; berth attaches to containers started detached (run -d, run -it, start)`);
+    }
+    await this.watch(record);
+    const attachment = await backend.attach(monitor, { stdin: options.stdin ?? false });
+    return { record, attachment };
   }
 
   /** Records an exit: state, oom/die events, then a restart, an AutoRemove, or the waiters. */
@@ -652,6 +693,12 @@ export class ContainerManager {
   exitPath(id: string): string {
     const dir = this.store.containerDir(id);
     return dir ? `${dir}/exit.json` : '';
+  }
+
+  /** Where a detached container's monitor listens for attachments. */
+  attachPath(id: string): string {
+    const dir = this.store.containerDir(id);
+    return dir ? `${dir}/attach.sock` : '';
   }
 
   logPath(id: string): string {
