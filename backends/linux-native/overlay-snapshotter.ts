@@ -6,7 +6,6 @@ import type { LayerEntry } from '../../core/layer/layer-entry.ts';
 import type { LayerTar } from '../../core/layer/layer-reader.ts';
 import type { LayerLimits } from '../../core/layer/limits.ts';
 import type { TarMember } from '../../core/layer/tar-writer.ts';
-import { FsStateFile } from '../../core/metadata/fs-state-file.ts';
 import type { StateFile } from '../../core/metadata/state-file.ts';
 import { EXTRACT_PREFIX } from '../../core/snapshot/unpack.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from '../../core/snapshot/snapshotter.ts';
@@ -15,18 +14,7 @@ import { overlayChanges } from './overlay-diff.ts';
 import { readMergedFile } from './merged-lookup.ts';
 import { extractLayerTar, type ExtractSyscalls } from './native-extract.ts';
 import { OverlayLayerWriter } from './overlay-layer-writer.ts';
-
-interface SnapshotRecord {
-  id: number;
-  kind: SnapshotKind;
-  parent?: string;
-  created: string;
-}
-
-interface SnapshotTable {
-  nextId: number;
-  snapshots: Record<string, SnapshotRecord>;
-}
+import { listSnapshots, snapshotTableFile, statSnapshot, type SnapshotRecord, type SnapshotTable } from '../../core/snapshot/snapshot-table.ts';
 
 /**
  * containerd's overlay snapshotter: each snapshot is a numbered directory <root>/<id> with
@@ -46,18 +34,17 @@ export class OverlaySnapshotter implements Snapshotter {
 
   static async open(root: string, sys: ExtractSyscalls): Promise<OverlaySnapshotter> {
     await mkdir(root, { recursive: true });
-    const snapshotter = new OverlaySnapshotter(root, new FsStateFile(join(root, 'metadata.json'), () => ({ nextId: 1, snapshots: {} })), sys);
+    const snapshotter = new OverlaySnapshotter(root, snapshotTableFile(root), sys);
     await snapshotter.cleanup();
     return snapshotter;
   }
 
-  async stat(key: string): Promise<SnapshotInfo | undefined> {
-    const record = (await this.table.read()).snapshots[key];
-    return record && info(key, record);
+  stat(key: string): Promise<SnapshotInfo | undefined> {
+    return statSnapshot(this.table, key);
   }
 
-  async list(): Promise<SnapshotInfo[]> {
-    return Object.entries((await this.table.read()).snapshots).map(([key, record]) => info(key, record));
+  list(): Promise<SnapshotInfo[]> {
+    return listSnapshots(this.table);
   }
 
   prepare(key: string, parent?: string): Promise<Mount[]> {
@@ -215,6 +202,3 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 }
 
-function info(key: string, record: SnapshotRecord): SnapshotInfo {
-  return { key, kind: record.kind, ...(record.parent !== undefined ? { parent: record.parent } : {}), created: record.created };
-}

@@ -5,26 +5,13 @@ import { AlreadyExistsError, BerthError, ConflictError, InvalidArgumentError, No
 import { isAlive } from '../../../core/fs-util.ts';
 import type { LayerEntry } from '../../../core/layer/layer-entry.ts';
 import type { TarMember } from '../../../core/layer/tar-writer.ts';
-import { FsStateFile } from '../../../core/metadata/fs-state-file.ts';
 import type { StateFile } from '../../../core/metadata/state-file.ts';
 import { MemorySnapshotter, UNION_MOUNT_TYPE, type MemorySnapshotterOptions } from '../../../core/snapshot/memory-snapshotter.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from '../../../core/snapshot/snapshotter.ts';
 import { EXTRACT_PREFIX } from '../../../core/snapshot/unpack.ts';
 import type { UnionFs } from '../../../core/unionfs/union-fs.ts';
 import { fileVersion, readLayerFile, TEMP_FILE, writeLayerFile } from './layer-file.ts';
-
-interface SnapshotRecord {
-  /** Names the snapshot's layer file, `<id>.tar`. */
-  id: number;
-  kind: SnapshotKind;
-  parent?: string;
-  created: string;
-}
-
-interface SnapshotTable {
-  nextId: number;
-  snapshots: Record<string, SnapshotRecord>;
-}
+import { listSnapshots, snapshotTableFile, statSnapshot, type SnapshotRecord, type SnapshotTable } from '../../../core/snapshot/snapshot-table.ts';
 
 /** A snapshot this process holds in memory, and which write of its layer file that is. */
 interface Loaded {
@@ -71,18 +58,17 @@ export class PersistentSnapshotter implements Snapshotter {
 
   static async open(dir: string, options: MemorySnapshotterOptions = {}): Promise<PersistentSnapshotter> {
     await mkdir(dir, { recursive: true });
-    const snapshotter = new PersistentSnapshotter(dir, new FsStateFile(join(dir, 'metadata.json'), () => ({ nextId: 1, snapshots: {} })), options);
+    const snapshotter = new PersistentSnapshotter(dir, snapshotTableFile(dir), options);
     await snapshotter.cleanup();
     return snapshotter;
   }
 
-  async stat(key: string): Promise<SnapshotInfo | undefined> {
-    const record = (await this.table.read()).snapshots[key];
-    return record && info(key, record);
+  stat(key: string): Promise<SnapshotInfo | undefined> {
+    return statSnapshot(this.table, key);
   }
 
-  async list(): Promise<SnapshotInfo[]> {
-    return Object.entries((await this.table.read()).snapshots).map(([key, record]) => info(key, record));
+  list(): Promise<SnapshotInfo[]> {
+    return listSnapshots(this.table);
   }
 
   prepare(key: string, parent?: string): Promise<Mount[]> {
@@ -322,6 +308,3 @@ function keyOf(mounts: readonly Mount[]): string {
   return mount!.source;
 }
 
-function info(key: string, record: SnapshotRecord): SnapshotInfo {
-  return { key, kind: record.kind, ...(record.parent !== undefined ? { parent: record.parent } : {}), created: record.created };
-}
