@@ -76,7 +76,7 @@ describe('benchmarks, quick', () => {
       expect(results.results.map((r) => [r.name, r.runs.length])).toEqual([[BERTH_PULL, 1], [BERTH_PULL_UNPACK, 1]]);
       expect(results.components).toHaveLength(3);
       const report = pullReport(results);
-      expect(report).toMatch(/\| berth pull from a loopback registry, p50 <= 2000 ms \| \d+ \| \*\*(met|missed)\*\* \|/);
+      expect(report).toMatch(/\| berth pull \(with unpacking, as docker pull\) from a loopback registry, p50 <= 2000 ms \| \d+ \| \*\*(met|missed)\*\* \|/);
       expect(report).toContain('| berth pull + unpack | ');
     } finally {
       await dir.cleanup();
