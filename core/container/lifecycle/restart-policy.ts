@@ -47,3 +47,43 @@ export function restartDelay(previousDelay: number | undefined, ranMs: number): 
   if (previousDelay === undefined || ranMs >= RESET_AFTER_MS) return FIRST_DELAY_MS;
   return Math.min(MAX_DELAY_MS, previousDelay * 2);
 }
+
+/** The restarts a policy has scheduled, and each container's last delay (Docker's backoff), kept while this engine runs. */
+export class RestartSchedule {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly backoff = new Map<string, number>();
+
+  /** Restarts the container after the next delay of its backoff, from how long its last run lasted. */
+  schedule(id: string, ranMs: number, restart: () => void): void {
+    const delay = restartDelay(this.backoff.get(id), ranMs);
+    this.backoff.set(id, delay);
+    const timer = setTimeout(() => {
+      this.timers.delete(id);
+      restart();
+    }, delay);
+    this.timers.set(id, timer);
+  }
+
+  /** Whether a restart is scheduled: Docker counts the container as restarting meanwhile. */
+  pending(id: string): boolean {
+    return this.timers.has(id);
+  }
+
+  pendingIds(): string[] {
+    return [...this.timers.keys()];
+  }
+
+  /** Calls off a scheduled restart; false when there was none. */
+  cancel(id: string): boolean {
+    const timer = this.timers.get(id);
+    if (!timer) return false;
+    clearTimeout(timer);
+    this.timers.delete(id);
+    return true;
+  }
+
+  /** A run that ended for good: the next policy restart waits the first delay again. */
+  reset(id: string): void {
+    this.backoff.delete(id);
+  }
+}
