@@ -331,6 +331,14 @@ describe('containers through the Engine', () => {
     }
   });
 
+  it('refuses bad json-file options when the container is created, before anything runs', async () => {
+    const before = (await engine.listContainers({ all: true })).length;
+    await expect(engine.createContainer({ image: 'busybox', cmd: ['true'], logOptions: { 'max-size': '12q' } })).rejects.toThrow("invalid size: '12q'");
+    await expect(engine.runContainer({ image: 'busybox', cmd: ['true'], logOptions: { 'max-file': '0' } })).rejects.toThrow('max-file cannot be less than 1');
+    await expect(engine.createContainer({ image: 'busybox', cmd: ['true'], logOptions: { 'max-file': 'x' } })).rejects.toThrow('invalid syntax');
+    expect((await engine.listContainers({ all: true })).length).toBe(before);
+  });
+
   it('restarts a running container', async () => {
     await using c = await engine.runContainer({ image: 'busybox', cmd: ['sleep', '100'] });
     const before = (await engine.inspectContainer(c.id)).State.Pid;

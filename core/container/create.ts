@@ -154,7 +154,7 @@ export function buildRecord(
     Tmpfs: { ...options.tmpfs },
     ...(options.mounts?.length ? { Mounts: structuredClone(options.mounts) } : {}),
     Resources: resources,
-    LogConfig: { Type: 'json-file', Config: { ...options.logOptions } },
+    LogConfig: { Type: 'json-file', Config: checkedLogOptions(options.logOptions ?? {}) },
     ...(options.consoleSize ? { ConsoleSize: [options.consoleSize.rows, options.consoleSize.cols] as [number, number] } : {}),
   };
   const stopSignal = options.stopSignal ?? config.StopSignal;
@@ -236,4 +236,18 @@ export function processEnv(record: ContainerRecord, user: ExecUser, extra: reado
   env = mergeEnv(mergeEnv(env, record.Config.Env ?? []), extra);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
   return env;
+}
+
+/**
+ * json-file's options, checked when the container is created (Docker checks them when the log
+ * driver starts, after the task exists: a bad value would then leave a started task behind).
+ */
+function checkedLogOptions(options: { 'max-size'?: string; 'max-file'?: string }): { 'max-size'?: string; 'max-file'?: string } {
+  if (options['max-size'] !== undefined) parseMemory(options['max-size']);
+  const maxFile = options['max-file'];
+  if (maxFile !== undefined) {
+    if (!/^-?\d+$/.test(maxFile)) throw new InvalidArgumentError(`strconv.Atoi: parsing "${maxFile}": invalid syntax`);
+    if (Number(maxFile) < 1) throw new InvalidArgumentError('max-file cannot be less than 1');
+  }
+  return { ...options };
 }
