@@ -8,6 +8,7 @@ import { FsContentStore } from './content/fs-content-store.ts';
 import { FsLeaseStore, MemoryLeaseStore, type LeaseStore } from './content/leases.ts';
 import { MemoryContentStore } from './content/memory-content-store.ts';
 import { ContainerManager, type LiveContainer, type WaitResult } from './container/lifecycle/container-manager.ts';
+import { registeredRuntimes } from './container/runtime-registry.ts';
 import { RuntimeSet } from './container/runtime-set.ts';
 import { ContainerStore } from './container/container-store.ts';
 import { containerLogs, containerStats, containerTop, type ContainerStats, type LogLine, type LogsOptions, type TopResult } from './container/lifecycle/container-io.ts';
@@ -34,6 +35,7 @@ import { pullImage, type PullOptions, type PullResult } from './registry/pull.ts
 import { pushImage, type PushOptions, type PushResult } from './registry/push.ts';
 import { RegistryClient, type RegistryClientOptions } from './registry/registry-client.ts';
 import { RegistryRepository } from './registry/registry-repository.ts';
+import { snapshotRoots } from './snapshot/snapshot-roots.ts';
 import { systemDiskUsage, type DiskUsage } from './system/system-df.ts';
 import { systemInfo, type SystemInfo } from './system/system-info.ts';
 import { systemPrune, type SystemPruneOptions, type SystemPruneReport } from './system/system-prune.ts';
@@ -53,8 +55,9 @@ export interface EngineOptions {
    * What runs containers. `auto` (default): for each container, the first registered runtime
    * that runs its image's platform and can run here (linux-native for linux images where its
    * addon loads; wasi for wasi/wasm images, and where nothing else runs), opened at the first
-   * container operation so that image commands never pay for it. A runtime's name: only that
-   * one, opened now (fails at once when it cannot run here).
+   * container operation so that image commands never pay for it — but for the removal of
+   * images, which collects the snapshots they leave unneeded in every runtime. A runtime's
+   * name: only that one, opened now (fails at once when it cannot run here).
    */
   backend?: 'auto' | 'linux-native' | 'wasi';
 }
@@ -213,14 +216,32 @@ export class Engine implements AsyncDisposable {
     const before = await this.images.read();
     const records = await this.images.remove(refOrId, options);
     await this.deleteEvents(before, records);
+    if (records.some((r) => 'deleted' in r)) await this.collectSnapshots();
     return records;
   }
 
+  /** `docker image prune`; also removes the snapshots no image needs any more, whether or not it deleted one. */
   async pruneImages(options: { all?: boolean } = {}): Promise<PruneResult> {
     const before = await this.images.read();
     const result = await this.images.prune(options);
     await this.deleteEvents(before, result.records);
+    await this.collectSnapshots();
     return result;
+  }
+
+  /**
+   * Removes the committed snapshots no image needs any more (snapshot-gc.ts) from the
+   * snapshotter of every runtime. With a root, runtimes not open yet are opened for it: their
+   * snapshots are on disk, and a `berth rmi` would never collect them otherwise; one that
+   * cannot open here keeps its snapshots until a removal in a process where it opens. In
+   * memory, a runtime not open has no snapshots. Best effort: the images are gone whatever
+   * happens here, and what one collection leaves, the next collects.
+   */
+  private async collectSnapshots(): Promise<void> {
+    if (this.root) for (const { name } of registeredRuntimes()) await this.runtimes.named(name).catch(() => undefined);
+    for (const { snapshotter } of await this.runtimes.openedRuntimes()) {
+      await snapshotter.collectGarbage?.(() => snapshotRoots(this.images)).catch(() => undefined);
+    }
   }
 
   /** Docker's untag and delete events (moby's ImageDelete names the image by its ID in both). */
@@ -486,7 +507,9 @@ export class Engine implements AsyncDisposable {
   /** `docker system prune`: stopped containers, then (with `volumes`) unused anonymous volumes, then dangling or (`all`) unused images. */
   async systemPrune(options: SystemPruneOptions = {}): Promise<SystemPruneReport> {
     const pruneVolumes = this.volumeStore ? (filters: VolumeFilters) => this.pruneVolumes({ filters }) : undefined;
-    return systemPrune({ manager: await this.containers(), images: this.images, ...(pruneVolumes ? { pruneVolumes } : {}) }, options);
+    const report = await systemPrune({ manager: await this.containers(), images: this.images, ...(pruneVolumes ? { pruneVolumes } : {}) }, options);
+    await this.collectSnapshots();
+    return report;
   }
 
   /** `docker info` (GET /info): the fields berth can fill. */

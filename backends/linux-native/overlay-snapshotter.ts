@@ -14,7 +14,9 @@ import { overlayChanges } from './overlay-diff.ts';
 import { readMergedFile } from './merged-lookup.ts';
 import { extractLayerTar, type ExtractSyscalls } from './native-extract.ts';
 import { OverlayLayerWriter } from './overlay-layer-writer.ts';
+import type { SnapshotRoots } from '../../core/snapshot/snapshot-gc.ts';
 import { listSnapshots, snapshotTableFile, statSnapshot, type SnapshotRecord, type SnapshotTable } from '../../core/snapshot/snapshot-table.ts';
+import { clearDeadMarks, collectTable, takeBack } from '../../core/snapshot/table-collection.ts';
 
 /**
  * containerd's overlay snapshotter: each snapshot is a numbered directory <root>/<id> with
@@ -23,7 +25,8 @@ import { listSnapshots, snapshotTableFile, statSnapshot, type SnapshotRecord, ty
  * image with a hundred layers stays far below the one-page limit. Metadata lives in one
  * StateFile under a cross-process lock; directories are created before a snapshot is recorded
  * and removed after it is forgotten, so a crash leaves at worst an unrecorded directory, which
- * `cleanup()` removes.
+ * `cleanup()` removes. Collection (`collectGarbage`) forgets in the same order, after the
+ * mark-check-sweep of table-collection.ts.
  */
 export class OverlaySnapshotter implements Snapshotter {
   private constructor(
@@ -63,14 +66,16 @@ export class OverlaySnapshotter implements Snapshotter {
   }
 
   async commit(name: string, key: string): Promise<void> {
-    await this.table.update((table) => {
+    const takenBack = await this.table.update((table) => {
       const record = table.snapshots[key];
       if (!record) throw new NotFoundError(`snapshot ${key} does not exist`);
       if (record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is a ${record.kind}, not an active snapshot`);
-      if (table.snapshots[name]) throw new AlreadyExistsError(`snapshot ${name} already exists`);
+      if (takeBack(table, name)) return true;
       delete table.snapshots[key];
       table.snapshots[name] = { ...record, kind: 'committed' };
+      return false;
     });
+    if (takenBack) throw new AlreadyExistsError(`snapshot ${name} already exists`);
   }
 
   async remove(key: string): Promise<void> {
@@ -126,11 +131,21 @@ export class OverlaySnapshotter implements Snapshotter {
     yield* overlayChanges(join(this.dir(record.id), 'fs'), this.sys);
   }
 
+  /** See Snapshotter.collectGarbage: the table first, then the directories of what it forgot. */
+  async collectGarbage(roots: SnapshotRoots): Promise<string[]> {
+    // What crashed unpackings left holds its parents.
+    await this.cleanup();
+    const removed = await collectTable(this.table, roots);
+    for (const [, record] of removed) await rm(this.dir(record.id), { recursive: true, force: true });
+    return removed.map(([key]) => key);
+  }
+
   /**
-   * Removes what crashed processes left: directories no snapshot records, and the extraction
-   * snapshots of processes that no longer run.
+   * Removes what crashed processes left: directories no snapshot records, the extraction
+   * snapshots of processes that no longer run, and the marks of collections that never ended.
    */
   async cleanup(): Promise<void> {
+    await clearDeadMarks(this.table);
     const table = await this.table.read();
     for (const [key, record] of Object.entries(table.snapshots)) {
       if (!key.startsWith(EXTRACT_PREFIX) || record.kind !== 'active') continue;

@@ -6,6 +6,7 @@ import { MemoryLayer } from '../unionfs/layer/memory-layer.ts';
 import type { Node } from '../unionfs/layer/nodes.ts';
 import { UnionFs } from '../unionfs/union-fs.ts';
 import { upperMembers } from '../unionfs/upper-members.ts';
+import { unneededSnapshots, type SnapshotRoots } from './snapshot-gc.ts';
 import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } from './snapshotter.ts';
 
 /**
@@ -27,6 +28,8 @@ interface SnapshotRecord {
   layer: MemoryLayer;
   /** The filesystem handed out by `unionOf`, kept for the snapshot's life. */
   union?: UnionFs;
+  /** The collection about to remove this committed snapshot (see `collectGarbage`). */
+  collecting?: symbol;
 }
 
 export interface MemorySnapshotterOptions {
@@ -55,13 +58,14 @@ export class MemorySnapshotter implements Snapshotter {
 
   constructor(private readonly options: MemorySnapshotterOptions = {}) {}
 
+  /** A snapshot being collected is not there any more for stat and list (see `collectGarbage`). */
   async stat(key: string): Promise<SnapshotInfo | undefined> {
     const record = this.snapshots.get(key);
-    return record && info(key, record);
+    return record && !record.collecting ? info(key, record) : undefined;
   }
 
   async list(): Promise<SnapshotInfo[]> {
-    return [...this.snapshots].map(([key, record]) => info(key, record));
+    return [...this.snapshots].filter(([, record]) => !record.collecting).map(([key, record]) => info(key, record));
   }
 
   async prepare(key: string, parent?: string): Promise<Mount[]> {
@@ -79,7 +83,12 @@ export class MemorySnapshotter implements Snapshotter {
   async commit(name: string, key: string): Promise<void> {
     const record = this.get(key);
     if (record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is a ${record.kind}, not an active snapshot`);
-    if (this.snapshots.has(name)) throw new AlreadyExistsError(`snapshot ${name} already exists`);
+    const existing = this.snapshots.get(name);
+    if (existing) {
+      // The committer counts on it now: a collection under way keeps it.
+      delete existing.collecting;
+      throw new AlreadyExistsError(`snapshot ${name} already exists`);
+    }
     if (record.union) {
       throw new ConflictError(`snapshot ${key} is in use as a container filesystem; commit its diff as a new layer instead`);
     }
@@ -130,6 +139,26 @@ export class MemorySnapshotter implements Snapshotter {
     const record = this.get(key);
     if (record.kind !== 'active') throw new InvalidArgumentError(`snapshot ${key} is not an active snapshot`);
     yield* upperMembers(record.layer, this.parentLayers(record));
+  }
+
+  /**
+   * See Snapshotter.collectGarbage; the steps of table-collection.ts within this process, whose
+   * unpackings and creates interleave with a collection at each await: the snapshots chosen are
+   * marked (hidden from stat and list), `roots` is asked again, and the marked ones still
+   * unneeded, not committed again and not prepared on meanwhile go.
+   */
+  async collectGarbage(roots: SnapshotRoots): Promise<string[]> {
+    const token = Symbol('collection');
+    const marked = unneededSnapshots(this.snapshots, await roots(), (record) => record.kind === 'committed' && !record.collecting);
+    if (marked.length === 0) return [];
+    for (const key of marked) this.snapshots.get(key)!.collecting = token;
+    try {
+      const removed = unneededSnapshots(this.snapshots, await roots(), (record) => record.collecting === token);
+      for (const key of removed) this.snapshots.delete(key);
+      return removed;
+    } finally {
+      for (const record of this.snapshots.values()) if (record.collecting === token) delete record.collecting;
+    }
   }
 
   /**

@@ -2,6 +2,7 @@ import type { LayerEntry } from '../layer/layer-entry.ts';
 import type { LayerTar } from '../layer/layer-reader.ts';
 import type { LayerLimits } from '../layer/limits.ts';
 import type { TarMember } from '../layer/tar-writer.ts';
+import type { SnapshotRoots } from './snapshot-gc.ts';
 
 /**
  * A mount as data (containerd's model): the backend performs it. `cwd`, when set, is the
@@ -69,4 +70,14 @@ export interface Snapshotter {
    * makes a layer of. Real modification times, so the same changes give the same diffID.
    */
   changes(key: string): AsyncIterable<TarMember>;
+  /**
+   * Removes, children before parents, the committed snapshots that `roots` does not name and
+   * that are not the parent, directly or through others, of a snapshot that stays (active
+   * snapshots, views, other committed ones). Safe while other processes (or this one) unpack
+   * and prepare: `roots` is asked again once the snapshots chosen are hidden from `stat`, and
+   * what it names then, or what was committed or prepared on meanwhile, stays (see
+   * table-collection.ts). Returns the keys removed. Optional: a snapshotter without it keeps
+   * its snapshots until they are removed one by one.
+   */
+  collectGarbage?(roots: SnapshotRoots): Promise<string[]>;
 }

@@ -11,7 +11,9 @@ import type { Mount, SnapshotInfo, SnapshotKind, SnapshotUsage, Snapshotter } fr
 import { EXTRACT_PREFIX } from '../../../core/snapshot/unpack.ts';
 import type { UnionFs } from '../../../core/unionfs/union-fs.ts';
 import { fileVersion, readLayerFile, TEMP_FILE, writeLayerFile } from './layer-file.ts';
+import type { SnapshotRoots } from '../../../core/snapshot/snapshot-gc.ts';
 import { listSnapshots, snapshotTableFile, statSnapshot, type SnapshotRecord, type SnapshotTable } from '../../../core/snapshot/snapshot-table.ts';
+import { clearDeadMarks, collectTable, takeBack } from '../../../core/snapshot/table-collection.ts';
 
 /** A snapshot this process holds in memory, and which write of its layer file that is. */
 interface Loaded {
@@ -92,23 +94,37 @@ export class PersistentSnapshotter implements Snapshotter {
     // the active snapshot as it was (its file holds its changes either way).
     const version = await writeLayerFile(this.file(record.id), this.memory.layerOf(key));
     this.loaded.get(key)!.version = version;
-    await this.memory.commit(name, key);
-    try {
-      await this.table.update((table) => {
-        const current = table.snapshots[key];
-        if (current?.id !== record.id) throw new NotFoundError(`snapshot ${key} does not exist`);
-        if (table.snapshots[name]) throw new AlreadyExistsError(`snapshot ${name} already exists`);
-        delete table.snapshots[key];
-        table.snapshots[name] = { ...current, kind: 'committed' };
-      });
-    } catch (error) {
+    // Memory may hold `name` still, loaded before another process collected it: a chainID's
+    // content is the same whoever unpacked it, so that one serves if the table takes `key`.
+    const cached = (await this.memory.stat(name)) !== undefined;
+    if (!cached) await this.memory.commit(name, key);
+    const undo = async () => {
       // Memory follows the table: the snapshot is active still (reloaded from its file), or
       // another process committed `name` first (loaded from its file when needed).
+      if (cached) return;
       await this.memory.remove(name).catch(() => undefined);
       this.loaded.delete(key);
+    };
+    let takenBack: boolean;
+    try {
+      takenBack = await this.table.update((table) => {
+        const current = table.snapshots[key];
+        if (current?.id !== record.id) throw new NotFoundError(`snapshot ${key} does not exist`);
+        if (takeBack(table, name)) return true;
+        delete table.snapshots[key];
+        table.snapshots[name] = { ...current, kind: 'committed' };
+        return false;
+      });
+    } catch (error) {
+      await undo();
       throw error;
     }
+    if (takenBack) {
+      await undo();
+      throw new AlreadyExistsError(`snapshot ${name} already exists`);
+    }
     this.loaded.delete(key);
+    if (cached) await this.memory.remove(key);
     this.loaded.set(name, { id: record.id, version });
   }
 
@@ -172,10 +188,28 @@ export class PersistentSnapshotter implements Snapshotter {
   }
 
   /**
+   * See Snapshotter.collectGarbage: the table first, then the layer files of what it forgot;
+   * this process's memory lets them go too (other processes' keep what they loaded until they
+   * end: a committed snapshot's content never changes).
+   */
+  async collectGarbage(roots: SnapshotRoots): Promise<string[]> {
+    // What crashed unpackings left holds its parents.
+    await this.cleanup();
+    const removed = await collectTable(this.table, roots);
+    for (const [key, record] of removed) {
+      await rm(this.file(record.id), { force: true });
+      await this.forget(key);
+    }
+    return removed.map(([key]) => key);
+  }
+
+  /**
    * Removes what crashed processes left: the unpacking snapshots of processes that no longer
-   * run, layer files no snapshot records, and temp files of writers that have gone.
+   * run, layer files no snapshot records, temp files of writers that have gone, and the marks
+   * of collections that never ended.
    */
   async cleanup(): Promise<void> {
+    await clearDeadMarks(this.table);
     for (const [key, record] of Object.entries((await this.table.read()).snapshots)) {
       if (!key.startsWith(EXTRACT_PREFIX) || record.kind !== 'active') continue;
       const pid = Number.parseInt(key.slice(EXTRACT_PREFIX.length), 10);
@@ -289,9 +323,14 @@ export class PersistentSnapshotter implements Snapshotter {
     held.version = await writeLayerFile(this.file(record.id), upper);
   }
 
-  /** Drops a snapshot from memory (a stale child there goes first, or it stays). */
+  /**
+   * Drops a snapshot from memory, and first what memory holds on top of it: once the table has
+   * no snapshot `key` (or another one of that key), snapshots loaded on it are stale too — a
+   * collection in another process removed them together — and would keep it in memory.
+   */
   private async forget(key: string): Promise<void> {
-    if (!this.loaded.delete(key)) return;
+    for (const child of await this.memory.list()) if (child.parent === key) await this.forget(child.key);
+    this.loaded.delete(key);
     await this.memory.remove(key).catch(() => undefined);
   }
 
