@@ -75,3 +75,20 @@ export async function* decompress(input: AsyncIterable<Uint8Array>, compression:
     transform.destroy();
   }
 }
+
+/** Peeks at the first chunk without losing it. */
+export async function peek(input: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
+  const iterator = input[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  const head = first.done ? new Uint8Array() : first.value;
+  const stream = (async function* () {
+    try {
+      if (!first.done) yield head;
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
+    } finally {
+      // Closes the source (a file) when the reader stops early.
+      await iterator.return?.();
+    }
+  })();
+  return { head, stream };
+}

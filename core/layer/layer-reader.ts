@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { Digester, parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, InvalidLayerError } from '../errors.ts';
 import type { Compression } from '../image/media-types.ts';
-import { decompress, detectCompression } from './decompress.ts';
+import { decompress, detectCompression, peek } from './decompress.ts';
 import type { LayerEntry, LayerEntryType } from './layer-entry.ts';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './limits.ts';
 import { readTar } from './tar-reader.ts';
@@ -52,22 +52,6 @@ async function* tap(input: AsyncIterable<Uint8Array>, digester: Digester, counte
   }
 }
 
-/** Peeks at the first chunk without losing it. */
-async function peek(input: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Array; stream: AsyncIterable<Uint8Array> }> {
-  const iterator = input[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const head = first.done ? new Uint8Array() : first.value;
-  const stream = (async function* () {
-    try {
-      if (!first.done) yield head;
-      for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
-    } finally {
-      // Closes the source (a file) when the reader stops early.
-      await iterator.return?.();
-    }
-  })();
-  return { head, stream };
-}
 
 /**
  * The entries of a layer's tar stream (already decompressed), parsed within `limits`: what

@@ -437,14 +437,25 @@ unsafe fn throw(env: napi_env, err: Error) {
     }
 }
 
-/// An Error with the properties of Node's fs errors: code, errno (negative, as libuv's), syscall
-/// and path; and `exitCode` when given.
+/// Throws an Error shaped as sys_error_value makes it.
 unsafe fn throw_sys(
     env: napi_env,
     err: &SysError,
     message: &str,
     exit_code: Option<i32>,
 ) -> Result<(), Error> {
+    let error = sys_error_value(env, err, message, exit_code)?;
+    check(napi_throw(env, error), "napi_throw")
+}
+
+/// An Error with the properties of Node's fs errors: code, errno (negative, as libuv's), syscall
+/// and path; and `exitCode` when given.
+pub(crate) unsafe fn sys_error_value(
+    env: napi_env,
+    err: &SysError,
+    message: &str,
+    exit_code: Option<i32>,
+) -> Result<napi_value, Error> {
     let message = string(env, message.as_bytes())?;
     let code = string(env, err.code().as_bytes())?;
     let mut error = ptr::null_mut();
@@ -482,7 +493,7 @@ unsafe fn throw_sys(
             "napi_set_named_property",
         )?;
     }
-    check(napi_throw(env, error), "napi_throw")
+    Ok(error)
 }
 
 unsafe fn exception_pending(env: napi_env) -> bool {

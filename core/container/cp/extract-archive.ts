@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { ConflictError, InvalidArgumentError } from '../../errors.ts';
-import { decompress, detectCompression } from '../../layer/decompress.ts';
+import { decompress, detectCompression, peek } from '../../layer/decompress.ts';
 import { DEFAULT_LAYER_LIMITS } from '../../layer/limits.ts';
 import { readTar, type TarEntry } from '../../layer/tar-reader.ts';
 import { fileNotFound } from './archive-path.ts';
@@ -176,18 +176,8 @@ function isWithin(base: string, path: string): boolean {
 
 /** Plain, gzip or zstd, told from the first bytes (the archive API takes compressed tars, as Docker's). */
 async function decompressed(input: AsyncIterable<Uint8Array>): Promise<AsyncIterable<Uint8Array>> {
-  const iterator = input[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const head = first.done ? new Uint8Array() : first.value;
-  const rest = (async function* () {
-    try {
-      if (!first.done) yield head;
-      for (let r = await iterator.next(); !r.done; r = await iterator.next()) yield r.value;
-    } finally {
-      await iterator.return?.();
-    }
-  })();
-  return decompress(rest, detectCompression(head));
+  const { head, stream } = await peek(input);
+  return decompress(stream, detectCompression(head));
 }
 
 /**

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
 use crate::error::Error;
-use crate::js::{check, string, Call};
+use crate::js::{check, string, sys_error_value, Call};
 use crate::napi::*;
 
 use super::apply::writer::{LayerWriter, Options};
@@ -381,21 +381,7 @@ unsafe fn error_value(env: napi_env, err: &ExtractError) -> Result<napi_value, E
             set_string(env, error, c"limit", limit)?;
             error
         }
-        ExtractError::Sys(sys) => {
-            let error = new_error(env, sys.code(), &sys.to_string())?;
-            let mut errno = ptr::null_mut();
-            check(
-                napi_create_int32(env, -sys.errno, &mut errno),
-                "napi_create_int32",
-            )?;
-            check(
-                napi_set_named_property(env, error, c"errno".as_ptr(), errno),
-                "napi_set_named_property",
-            )?;
-            set_string(env, error, c"syscall", &sys.syscall)?;
-            set_string(env, error, c"path", &sys.path)?;
-            error
-        }
+        ExtractError::Sys(sys) => sys_error_value(env, sys, &sys.to_string(), None)?,
         ExtractError::Aborted => new_error(
             env,
             "ERR_BERTH_ABORTED",
