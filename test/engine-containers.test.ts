@@ -10,6 +10,7 @@ import { Engine } from '../core/engine.ts';
 import type { BerthEvent } from '../core/events/event-log.ts';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
 import { chunksOf } from './helpers/tar.ts';
+import { text } from './helpers/streams.ts';
 
 let root: string;
 let engine: Engine;
@@ -24,12 +25,6 @@ afterAll(async () => {
   await engine?.close();
   await rm(root, { recursive: true, force: true });
 });
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../core/engine.ts';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
 import { chunksOf } from './helpers/tar.ts';
+import { text } from './helpers/streams.ts';
 
 let root: string;
 let engine: Engine;
@@ -24,16 +25,7 @@ afterAll(async () => {
 
 async function run(options: Parameters<Engine['runContainer']>[0]): Promise<{ out: string; err: string; code: number; id: string }> {
   const c = await engine.runContainer(options);
-  let out = '';
-  let err = '';
-  await Promise.all([
-    (async () => {
-      for await (const chunk of c.stdout) out += Buffer.from(chunk).toString();
-    })(),
-    (async () => {
-      for await (const chunk of c.stderr) err += Buffer.from(chunk).toString();
-    })(),
-  ]);
+  const [out, err] = await Promise.all([text(c.stdout), text(c.stderr)]);
   return { out, err, code: (await c.wait()).StatusCode, id: c.id };
 }
 

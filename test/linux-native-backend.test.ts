@@ -9,6 +9,7 @@ import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter
 import type { ContainerSpec } from '../core/container/container-spec.ts';
 import { ContainerStore } from '../core/container/container-store.ts';
 import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+import { text } from './helpers/streams.ts';
 
 let work: string;
 let snapshotter: OverlaySnapshotter;
@@ -34,12 +35,6 @@ function spec(args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec
     resources: {},
     ...extra,
   };
-}
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
 }
 
 async function run(args: string[], extra: Partial<ContainerSpec> = {}) {

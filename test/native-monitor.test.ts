@@ -20,6 +20,7 @@ import { ContainerStore } from '../core/container/container-store.ts';
 import { JsonFileLogWriter, type LogEntry } from '../core/container/json-file-log.ts';
 import { readLogs } from '../core/container/log-reader.ts';
 import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+import { text } from './helpers/streams.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const USER = { uid: 0, gid: 0, additionalGids: [] };
@@ -65,12 +66,6 @@ async function startDetached(args: string[], options: { extra?: Partial<Containe
   const detach = detachOptions(s.id, options.rotation);
   const init = await task.start({ detach });
   return { spec: s, task, init, detach };
-}
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
 }
 
 async function entries(path: string, maxFile = 1): Promise<LogEntry[]> {

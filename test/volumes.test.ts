@@ -17,6 +17,7 @@ import type { BerthEvent } from '../core/events/event-log.ts';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
 import { dir, file } from './helpers/overlay.ts';
 import { chunksOf } from './helpers/tar.ts';
+import { text } from './helpers/streams.ts';
 
 const WORKER = fileURLToPath(new URL('./helpers/volume-worker.mjs', import.meta.url));
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -43,16 +44,7 @@ afterAll(async () => {
 
 async function run(options: Parameters<Engine['runContainer']>[0]): Promise<{ out: string; err: string; code: number; id: string }> {
   const c = await engine.runContainer(options);
-  let out = '';
-  let err = '';
-  await Promise.all([
-    (async () => {
-      for await (const chunk of c.stdout) out += Buffer.from(chunk).toString();
-    })(),
-    (async () => {
-      for await (const chunk of c.stderr) err += Buffer.from(chunk).toString();
-    })(),
-  ]);
+  const [out, err] = await Promise.all([text(c.stdout), text(c.stderr)]);
   return { out, err, code: (await c.wait()).StatusCode, id: c.id };
 }
 

@@ -12,6 +12,7 @@ import { MemorySnapshotter } from '../core/snapshot/memory-snapshotter.ts';
 import { file, layerTar, stream } from './helpers/overlay.ts';
 import { toolboxWasm } from './helpers/wasi-toolbox.ts';
 import { layerSnapshot } from './unionfs-helpers.ts';
+import { text } from './helpers/streams.ts';
 
 let snapshotter: MemorySnapshotter;
 let pool: WorkerPool;
@@ -43,12 +44,6 @@ function processSpec(args: string[], extra: Partial<ProcessSpec> = {}): ProcessS
 
 function spec(args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
   return { id: ContainerStore.newId(), hostname: 'box', process: processSpec(args), root: { readonly: false }, mounts: [], network: 'none', resources: {}, ...extra };
-}
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
 }
 
 /** Creates a task on the snapshot `key` (prepared from the image when new), runs it to its end and deletes it. */

@@ -18,6 +18,7 @@ import { dir, file, layerTar, stream } from './helpers/overlay.ts';
 import { chunksOf } from './helpers/tar.ts';
 import { toolboxArchive } from './helpers/toolbox-images.ts';
 import { toolboxWasm } from './helpers/wasi-toolbox.ts';
+import { text } from './helpers/streams.ts';
 
 let snapshotter: MemorySnapshotter;
 let pool: WorkerPool;
@@ -64,12 +65,6 @@ function spec(args: string[], mounts: MountSpec[], extra: Partial<ContainerSpec>
     resources: {},
     ...extra,
   };
-}
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
 }
 
 /** Runs the toolbox in a container (a new one, or the snapshot `key`) to its end. */

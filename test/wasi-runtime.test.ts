@@ -19,6 +19,7 @@ import { dir, file, layerTar, stream } from './helpers/overlay.ts';
 import { snapshotterConformance } from './helpers/snapshotter-suite.ts';
 import { chunksOf } from './helpers/tar.ts';
 import { hasNativeToolbox, toolboxArchive } from './helpers/toolbox-images.ts';
+import { text } from './helpers/streams.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'dist', 'cli.js');
@@ -45,12 +46,6 @@ afterEach(async () => {
 afterAll(async () => {
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
 });
-
-async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
-}
 
 async function logs(engine: Engine, id: string): Promise<string> {
   let out = '';

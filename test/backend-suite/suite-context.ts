@@ -10,6 +10,9 @@ import { Engine, type RunContainerOptions } from '../../core/engine.ts';
 import type { LogLine } from '../../core/container/lifecycle/container-io.ts';
 import { chunksOf } from '../helpers/tar.ts';
 import { SUITE_IMAGE, suiteImageArchive } from './fixture-image.ts';
+import { text } from '../helpers/streams.ts';
+
+export { text };
 
 export type BackendName = 'linux-native' | 'wasi';
 
@@ -90,12 +93,6 @@ export function useSuiteEngine(target: BackendUnderTest): SuiteContext {
     },
     name: (what) => `suite-${what}-${++count}`,
   };
-}
-
-export async function text(stream: AsyncIterable<Uint8Array> | undefined): Promise<string> {
-  let out = '';
-  for await (const chunk of stream ?? []) out += Buffer.from(chunk).toString();
-  return out;
 }
 
 export async function bytes(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
