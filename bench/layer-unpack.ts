@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { applyLayerToDirectory } from '../backends/linux-native/apply-layer.ts';
 import { LayerReader } from '../core/layer/layer-reader.ts';
 import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
-import { hasCommand, markdownTable, measure, runCommand, type Contender, type Measurement } from './harness.ts';
+import { hasCommand, markdownTable, measure, runCommand, settling, type Contender, type Measurement } from './harness.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 import { DOCKER_LOAD, UMOCI, unpackPeers } from './unpack-peers.ts';
 
@@ -68,7 +68,9 @@ export async function benchLayerUnpack(work: string, options: { quick?: boolean;
     for (const group of groups) {
       out.groups.push({
         title: group.title,
-        results: await measure(scratch, [...group.contenders, ...peers.contenders[group.peers]], runs),
+        results: await measure(scratch, [...group.contenders, ...peers.contenders[group.peers]], runs, {
+          inputs: [layers[group.peers], ...peers.inputs[group.peers]],
+        }),
         skipped: peers.skipped.filter((s) => s.group === group.peers).map(({ name, reason }) => ({ name, reason })),
       });
     }
@@ -85,10 +87,11 @@ export function unpackReport(results: UnpackResults): string {
     `berth (disk): applyLayerToDirectory into an empty directory; berth (memory): into an in-memory layer. ` +
       `"${UMOCI}": the whole \`umoci unpack --image <layout>:<tag> <bundle>\` of a one-layer OCI layout, which also writes the bundle's config.json and an mtree manifest of the rootfs. ` +
       `"${DOCKER_LOAD}": \`docker load -i\` of the image as an archive: the CLI streams it to dockerd, which unpacks the layer into its overlay2 store, checks its diffID and registers the image (docker rmi between runs, outside the timed region). ` +
-      'Every run unpacks into a fresh directory, deleted outside the timed region, then sync.',
+      `Every run unpacks into a fresh directory, deleted outside the timed region; ${settling()}`,
     '',
     ...results.groups.map((g) =>
       [markdownTable(g.title, g.results, 'berth (disk)'), ...(g.skipped.length ? ['', ...g.skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`)] : []), ''].join('\n'),
     ),
   ].join('\n');
 }
+

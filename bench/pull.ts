@@ -6,7 +6,7 @@ import { MediaType } from '../core/image/media-types.ts';
 // node built-ins and tar-stream, and the bench bundle is not the library, so it is reused as is.
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
 import { dockerReachable, startDockerd, type Dockerd } from './docker.ts';
-import { hasCommand, markdownTable, measure, runCommand, type Contender, type Measurement } from './harness.ts';
+import { hasCommand, markdownTable, measure, runCommand, settling, type Contender, type Measurement } from './harness.ts';
 import { sha256File, writeImageLayout, type ImageLayout } from './image-layout.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 
@@ -33,7 +33,7 @@ export interface PullResults {
 /**
  * berth pull against docker pull of one image (the Debian minbase rootfs as one gzip layer)
  * from a loopback docker-registry. Every run pulls into a fresh store; the store is deleted
- * outside the timed region, followed by sync.
+ * outside the timed region, and each run starts as measure() settles it.
  */
 export async function benchPull(work: string, options: { quick?: boolean; runs?: number } = {}): Promise<PullResults> {
   const quick = options.quick ?? false;
@@ -80,8 +80,8 @@ export async function benchPull(work: string, options: { quick?: boolean; runs?:
       description: layers.description,
       layerBytes,
       runs,
-      results: await measure(scratch, contenders, runs),
-      components: await measure(scratch, components, runs),
+      results: await measure(scratch, contenders, runs, { inputs: [registry.storage] }),
+      components: await measure(scratch, components, runs, { inputs: [registry.storage, layers.gzip] }),
       skipped,
     };
   } finally {
@@ -170,7 +170,7 @@ export function pullReport(results: PullResults): string {
     `One image, one gzip layer of ${mb} MiB, pushed by berth to Debian's docker-registry on a loopback port. ` +
       `"${BERTH_PULL}" is Engine.open on a fresh root + pullImage with unpacking turned off (download, digest check, fsync'd content store, image registered); ` +
       `"${BERTH_PULL_UNPACK}" is pullImage as the engine does it, unpacking into overlay snapshots (as a container needs) while the layer downloads; "${DOCKER_PULL}" (downloads and extracts into overlay2) is the comparable row for it, and the target's. ` +
-      `Each run pulls into a fresh store, deleted (docker: docker rmi) outside the timed region, then sync; ${results.runs} runs each, interleaved.`,
+      `Each run pulls into a fresh store, deleted (docker: docker rmi) outside the timed region; ${settling()} ${results.runs} runs each, interleaved.`,
     '',
     markdownTable('Pull', results.results, BERTH_PULL),
     ...(results.skipped.length ? ['', ...results.skipped.map((s) => `- ${s.name}: skipped, ${s.reason}`)] : []),

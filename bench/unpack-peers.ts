@@ -17,6 +17,8 @@ type Group = 'gzip' | 'zstd' | 'tar';
 /** The peers of berth's layer unpacking that take a whole image rather than a layer, by layer group. */
 export interface UnpackPeers {
   contenders: Record<Group, Contender[]>;
+  /** What they read, by layer group (see MeasureOptions.inputs). */
+  inputs: Record<Group, string[]>;
   skipped: { name: string; group: Group; reason: string }[];
   /** Removes the layouts and the archive. */
   close(): Promise<void>;
@@ -30,7 +32,7 @@ export interface UnpackPeers {
 export async function unpackPeers(dir: string, layers: RootfsLayers): Promise<UnpackPeers> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const peers: UnpackPeers = { contenders: { gzip: [], zstd: [], tar: [] }, skipped: [], close: () => rm(dir, { recursive: true, force: true }) };
+  const peers: UnpackPeers = { contenders: { gzip: [], zstd: [], tar: [] }, inputs: { gzip: [], zstd: [], tar: [] }, skipped: [], close: () => rm(dir, { recursive: true, force: true }) };
   const sources: Record<Group, { layer: string; mediaType: string }> = {
     gzip: { layer: layers.gzip, mediaType: MediaType.OciLayerGzip },
     zstd: { layer: layers.zstd, mediaType: MediaType.OciLayerZstd },
@@ -53,6 +55,7 @@ export async function unpackPeers(dir: string, layers: RootfsLayers): Promise<Un
     try {
       await run(probe);
       peers.contenders[group].push({ name: UMOCI, run });
+      peers.inputs[group].push(layouts[group].path);
     } catch (err) {
       const stderr = /exited \d+: ([\s\S]*)$/.exec((err as Error).message)?.[1] ?? (err as Error).message;
       peers.skipped.push({ name: UMOCI, group, reason: `umoci refuses it: ${stderr.trim().split('\n').pop()!.replace(/^\W+/, '')}` });
@@ -72,6 +75,7 @@ export async function unpackPeers(dir: string, layers: RootfsLayers): Promise<Un
     // Written as `docker save` writes one; dockerd reads manifest.json.
     const archive = join(dir, 'image.tar');
     execFileSync('tar', ['-cf', archive, '-C', layouts.tar.path, '.']);
+    peers.inputs.tar.push(archive);
     peers.contenders.tar.push({
       name: DOCKER_LOAD,
       run: () => runCommand('docker', ['load', '-q', '-i', archive]),

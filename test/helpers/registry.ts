@@ -23,6 +23,8 @@ export interface TestRegistry {
   /** `127.0.0.1:<port>`: the domain of references to this registry. */
   domain: string;
   port: number;
+  /** The directory the registry keeps its blobs and manifests in. */
+  storage: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     const { realm, service, issuer } = options.token;
     auth = `auth:\n  token:\n    realm: ${realm}\n    service: ${service}\n    issuer: ${issuer}\n    rootcertbundle: ${bundle}\n`;
   }
+  const storage = join(dir.path, 'data');
   const config = join(dir.path, 'config.yml');
   await writeFile(
     config,
@@ -63,7 +66,7 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: ${join(dir.path, 'data')}
+    rootdirectory: ${storage}
   delete:
     enabled: true
 http:
@@ -83,7 +86,7 @@ ${auth}`,
     await stop();
     throw err;
   }
-  return { domain: `127.0.0.1:${port}`, port, stop };
+  return { domain: `127.0.0.1:${port}`, port, storage, stop };
 }
 
 async function freePort(): Promise<number> {
