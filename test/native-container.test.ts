@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cgroup } from '../backends/linux-native/cgroups/cgroup.ts';
 import { CgroupV2Manager } from '../backends/linux-native/cgroups/cgroup-v2.ts';
 import { detectCgroupManager } from '../backends/linux-native/cgroups/detect-cgroups.ts';
-import { ContainerProcess, DEFAULT_MASKED_PATHS, type ContainerProcessSpec } from '../backends/linux-native/container-process.ts';
+import { ContainerProcess, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, type ContainerProcessSpec } from '../backends/linux-native/container-process.ts';
 import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
 import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
 import type { Mount } from '../core/snapshot/snapshotter.ts';
@@ -125,6 +125,27 @@ describe('a container process from the native addon', () => {
     expect(Number(flags) & 0x1).toBe(0x1); // IFF_UP
     expect(rest[0]).toBe('lo');
     expect(rest.slice(1).join('\n')).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+  });
+
+  it('gives each container a fresh network namespace of its own, also back to back and at once (the addon makes them ahead)', async () => {
+    // Each adds an address to its loopback: a namespace handed out twice would show the earlier
+    // one's. (A namespace's inode number is reused once it is freed, so only namespaces alive at
+    // the same time are told apart by it.)
+    const script = 'readlink /proc/self/ns/net; cat /sys/class/net/lo/flags; ip -4 addr show lo | grep -c 10.77. ; ip addr add 10.77.0.7/32 dev lo; sleep 0.3';
+    const spec = { capabilities: [...DEFAULT_CAPABILITIES, 'CAP_NET_ADMIN'] };
+    const sequential: Ran[] = [];
+    for (let i = 0; i < 4; i++) sequential.push(await sh(script, spec));
+    const concurrent = await Promise.all(Array.from({ length: 4 }, () => sh(script, spec)));
+    const host = await readlink('/proc/self/ns/net');
+    for (const ran of [...sequential, ...concurrent]) {
+      expect(ran).toMatchObject({ exitCode: 0, stderr: '' });
+      const [ns, flags, earlier] = ran.stdout.trim().split('\n');
+      expect(ns).toMatch(/^net:\[\d+\]$/);
+      expect(ns).not.toBe(host);
+      expect(Number(flags) & 0x1).toBe(0x1); // IFF_UP
+      expect(earlier).toBe('0');
+    }
+    expect(new Set(concurrent.map((ran) => ran.stdout.split('\n')[0])).size).toBe(4);
   });
 
   it('cannot see host files outside its root filesystem', async () => {

@@ -142,7 +142,7 @@ fn nanoseconds(call: &Call, index: usize) -> Result<u32, Error> {
 
 fn spawn(call: &Call) -> Result<napi_value, Error> {
     let spec = spawn_spec(&call.object(0)?)?;
-    spawned_to_js(call, spawn::spawn(&spec)?)
+    spawned_to_js(call, spawn::spawn(&spec, spawn::NewNetwork::Pooled)?)
 }
 
 fn exec(call: &Call) -> Result<napi_value, Error> {

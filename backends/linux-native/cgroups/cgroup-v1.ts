@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
 import { quotaFor, withLimits, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
-import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
+import { parseKeyValues, parseLimit, readControl, writeControl, type ControlWriter } from './cgroup-files.ts';
 
 /** The v1 controllers berth uses, each a hierarchy mounted on its own (or co-mounted) directory. */
 export type V1Controller = 'memory' | 'cpu' | 'cpuacct' | 'pids' | 'freezer';
@@ -25,8 +25,8 @@ export class CgroupV1Manager implements CgroupManager {
 
   async create(id: string, resources: CgroupResources): Promise<Cgroup> {
     const cgroup = this.open(id);
-    // One directory per hierarchy, independent of each other: made concurrently.
-    await Promise.all([...new Set(cgroup.dirs.values())].map((dir) => mkdir(dir, { recursive: true })));
+    // Synchronous, as the limits are (see writeControlNow): cgroupfs lives in memory.
+    for (const dir of new Set(cgroup.dirs.values())) mkdirSync(dir, { recursive: true });
     return withLimits(cgroup, resources);
   }
 
@@ -60,26 +60,26 @@ export class CgroupV1 implements Cgroup {
     for (const dir of new Set(this.dirs.values())) await writeControl(join(dir, 'cgroup.procs'), String(pid));
   }
 
-  async update(r: CgroupResources): Promise<void> {
+  async update(r: CgroupResources, write: ControlWriter = writeControl): Promise<void> {
     if (r.memory !== undefined) {
       const memory = this.dir('memory');
       // memsw must stay >= the memory limit: order the writes so neither is ever below it.
       const swapFile = join(memory, 'memory.memsw.limit_in_bytes');
       const swap = r.memorySwap === undefined ? r.memory * 2 : r.memorySwap === -1 ? -1 : r.memorySwap;
       if (existsSync(swapFile)) {
-        await writeControl(swapFile, '-1');
-        await writeControl(join(memory, 'memory.limit_in_bytes'), String(r.memory));
-        await writeControl(swapFile, String(swap));
+        await write(swapFile, '-1');
+        await write(join(memory, 'memory.limit_in_bytes'), String(r.memory));
+        await write(swapFile, String(swap));
       } else {
-        await writeControl(join(memory, 'memory.limit_in_bytes'), String(r.memory));
+        await write(join(memory, 'memory.limit_in_bytes'), String(r.memory));
       }
     }
     if (r.cpus !== undefined) {
-      await writeControl(join(this.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      await writeControl(join(this.dir('cpu'), 'cpu.cfs_quota_us'), String(quotaFor(r.cpus)));
+      await write(join(this.dir('cpu'), 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+      await write(join(this.dir('cpu'), 'cpu.cfs_quota_us'), String(quotaFor(r.cpus)));
     }
-    if (r.cpuShares !== undefined) await writeControl(join(this.dir('cpu'), 'cpu.shares'), String(r.cpuShares));
-    if (r.pidsLimit !== undefined) await writeControl(join(this.dir('pids'), 'pids.max'), r.pidsLimit > 0 ? String(r.pidsLimit) : 'max');
+    if (r.cpuShares !== undefined) await write(join(this.dir('cpu'), 'cpu.shares'), String(r.cpuShares));
+    if (r.pidsLimit !== undefined) await write(join(this.dir('pids'), 'pids.max'), r.pidsLimit > 0 ? String(r.pidsLimit) : 'max');
   }
 
   async stats(): Promise<CgroupStats> {

@@ -1,9 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { BerthError } from '../../../core/errors.ts';
 import { quotaFor, sharesToWeight, withLimits, CPU_PERIOD_US, type Cgroup, type CgroupManager, type CgroupPlacement, type CgroupResources, type CgroupStats } from './cgroup.ts';
-import { parseKeyValues, parseLimit, readControl, writeControl } from './cgroup-files.ts';
+import { parseKeyValues, parseLimit, readControl, writeControl, type ControlWriter } from './cgroup-files.ts';
 
 const CONTROLLERS = ['memory', 'cpu', 'pids'];
 
@@ -24,7 +25,8 @@ export class CgroupV2Manager implements CgroupManager {
   async create(id: string, resources: CgroupResources): Promise<Cgroup> {
     await this.delegate();
     const cgroup = this.open(id);
-    await mkdir(cgroup.dir);
+    // Synchronous, as the limits are (see writeControlNow): cgroupfs lives in memory.
+    mkdirSync(cgroup.dir);
     return withLimits(cgroup, resources);
   }
 
@@ -66,19 +68,21 @@ export class CgroupV2 implements Cgroup {
     return writeControl(join(this.dir, 'cgroup.procs'), String(pid));
   }
 
-  async update(r: CgroupResources): Promise<void> {
+  async update(r: CgroupResources, write: ControlWriter = writeControl): Promise<void> {
     if (r.memory !== undefined) {
-      await writeControl(join(this.dir, 'memory.max'), String(r.memory));
+      await write(join(this.dir, 'memory.max'), String(r.memory));
       // v2 limits swap alone; Docker's --memory-swap counts memory and swap together.
       const swap = r.memorySwap === undefined ? r.memory : r.memorySwap === -1 ? 'max' : String(Math.max(0, r.memorySwap - r.memory));
-      await writeControl(join(this.dir, 'memory.swap.max'), String(swap)).catch((err: unknown) => {
+      try {
+        await write(join(this.dir, 'memory.swap.max'), String(swap));
+      } catch (err) {
         // Kernels without swap accounting have no memory.swap.max.
         if (!String((err as Error).message).includes('ENOENT')) throw err;
-      });
+      }
     }
-    if (r.cpus !== undefined) await writeControl(join(this.dir, 'cpu.max'), `${quotaFor(r.cpus)} ${CPU_PERIOD_US}`);
-    if (r.cpuShares !== undefined) await writeControl(join(this.dir, 'cpu.weight'), String(sharesToWeight(r.cpuShares)));
-    if (r.pidsLimit !== undefined) await writeControl(join(this.dir, 'pids.max'), r.pidsLimit > 0 ? String(r.pidsLimit) : 'max');
+    if (r.cpus !== undefined) await write(join(this.dir, 'cpu.max'), `${quotaFor(r.cpus)} ${CPU_PERIOD_US}`);
+    if (r.cpuShares !== undefined) await write(join(this.dir, 'cpu.weight'), String(sharesToWeight(r.cpuShares)));
+    if (r.pidsLimit !== undefined) await write(join(this.dir, 'pids.max'), r.pidsLimit > 0 ? String(r.pidsLimit) : 'max');
   }
 
   async stats(): Promise<CgroupStats> {

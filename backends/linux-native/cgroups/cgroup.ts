@@ -1,4 +1,5 @@
 import type { ContainerResources } from '../../../core/container/container-spec.ts';
+import { writeControlNow, type ControlWriter } from './cgroup-files.ts';
 
 /**
  * Cgroups v1 and v2 behind one interface (crun's manager vtable, youki's CgroupManager):
@@ -32,7 +33,8 @@ export interface Cgroup {
   readonly directoryForClone?: string;
   readonly placement: CgroupPlacement;
   addProcess(pid: number): Promise<void>;
-  update(resources: CgroupResources): Promise<void>;
+  /** Writes the limits given (with writeControl unless `write` says otherwise). */
+  update(resources: CgroupResources, write?: ControlWriter): Promise<void>;
   stats(): Promise<CgroupStats>;
   freeze(): Promise<void>;
   thaw(): Promise<void>;
@@ -54,7 +56,7 @@ export interface CgroupManager {
 /** Applies the limits of a just-created cgroup; if that fails, the cgroup is removed again. */
 export async function withLimits<C extends Cgroup>(cgroup: C, resources: CgroupResources): Promise<C> {
   try {
-    await cgroup.update(resources);
+    await cgroup.update(resources, writeControlNow);
   } catch (err) {
     await cgroup.destroy().catch(() => undefined);
     throw err;

@@ -328,7 +328,7 @@ struct IfreqFlags {
 }
 
 /// SIOCSIFFLAGS with IFF_UP on "lo", the only interface of a new network namespace.
-unsafe fn loopback_up() -> Result<(), c_int> {
+pub(super) unsafe fn loopback_up() -> Result<(), c_int> {
     let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
     if sock < 0 {
         return Err(errno());

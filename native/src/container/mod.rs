@@ -9,6 +9,7 @@
 mod capabilities;
 mod child;
 mod mount_options;
+mod netns_pool;
 mod prepare;
 pub mod process;
 mod program;

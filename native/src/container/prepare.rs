@@ -129,6 +129,29 @@ pub struct Prepared {
     pub(super) _strings: [Vec<CString>; 2],
 }
 
+impl Prepared {
+    /// Whether the child makes a network namespace of its own (network: none).
+    pub(super) fn makes_network(&self) -> bool {
+        self.clone_flags & libc::CLONE_NEWNET as u64 != 0
+    }
+
+    /// Has the child join `netns`, a fresh network namespace with its loopback up, instead of
+    /// making one: at the step that brought the loopback up, before /sys is mounted (sysfs shows
+    /// the network namespace of its mounter).
+    pub(super) fn join_network(&mut self, netns: OwnedFd) {
+        let Some(step) = self.steps.iter_mut().find(|s| matches!(s.op, Op::LoopbackUp)) else {
+            return;
+        };
+        step.op = Op::Setns {
+            fd: netns.as_raw_fd(),
+            nstype: libc::CLONE_NEWNET,
+        };
+        step.label = label("setns", "a network namespace made ahead");
+        self.clone_flags &= !(libc::CLONE_NEWNET as u64);
+        self._fds.push(netns);
+    }
+}
+
 /// Docker's PATH when the image sets none (moby's oci.DefaultPathEnv on Linux).
 pub(super) const DEFAULT_PATH: &[u8] =
     b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

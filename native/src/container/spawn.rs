@@ -9,6 +9,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::child::{self, REPORT_SIZE, STEP_EXEC, STEP_STDIO};
+use super::netns_pool;
 use super::prepare::{prepare, prepare_exec, Prepared};
 use super::spec::{CgroupPlacement, ExecSpec, ProcessSpec, SpawnSpec};
 use crate::errno::{self, SysError};
@@ -24,9 +25,27 @@ pub struct Spawned {
     pub terminal: Option<OwnedFd>,
 }
 
+/// Where a container's new network namespace comes from (network: none).
+#[derive(Clone, Copy)]
+pub enum NewNetwork {
+    /// Its clone makes it.
+    // Used by the monitor binary only (the addon starts with Pooled).
+    #[allow(dead_code)]
+    Cloned,
+    /// Made ahead of time (netns_pool.rs) when one is ready, else cloned: for a process that
+    /// starts many containers (the addon), not for one that starts one (the monitor).
+    Pooled,
+}
+
 /// Starts a container's init: new namespaces, its root filesystem, its cgroup.
-pub fn spawn(spec: &SpawnSpec) -> Result<Spawned, Error> {
-    start(prepare(spec)?, &spec.process, &spec.cgroup)
+pub fn spawn(spec: &SpawnSpec, network: NewNetwork) -> Result<Spawned, Error> {
+    let mut prepared = prepare(spec)?;
+    if matches!(network, NewNetwork::Pooled) && prepared.makes_network() {
+        if let Some(netns) = netns_pool::take() {
+            prepared.join_network(netns);
+        }
+    }
+    start(prepared, &spec.process, &spec.cgroup)
 }
 
 /// Starts a process in the namespaces and cgroup of a running container.

@@ -144,7 +144,7 @@ fn start(request: Request) -> Result<Supervisor, Error> {
             let log = detach.log.as_ref().map(JsonLog::open).transpose()?;
             // Bound before the start, so that a client may connect as soon as the engine has the reply.
             let listener = detach.attach.as_ref().map(Listener::bind).transpose()?;
-            let spawned = spawn::spawn(&spec)?;
+            let spawned = spawn::spawn(&spec, spawn::NewNetwork::Cloned)?;
             Ok(Supervisor::new(
                 spawned,
                 exits,
