@@ -86,6 +86,18 @@ if [ "$(uname -s)" = Linux ] && command -v clang >/dev/null 2>&1; then
   bash images/hello-world/build.sh
 fi
 
+# zstd: the CLI makes the zstd layers of the layer tests (test/layer-tar.test.ts,
+# test/native-zstd.test.ts); libzstd1 is the library the native addon decodes zstd layers with
+# (loaded at run time, not linked: where it is missing, berth decodes zstd with fzstd).
+if [ "$(uname -s)" = Linux ]; then
+  missing=()
+  command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+  ldconfig -p 2>/dev/null | grep -q 'libzstd\.so\.1 ' || missing+=(libzstd1)
+  if [ ${#missing[@]} -gt 0 ]; then
+    install_debian_packages "the zstd layer tests" "${missing[@]}"
+  fi
+fi
+
 # The registry tests (test/registry-*.test.ts) run Debian's docker-registry (distribution v2) on a
 # loopback port; htpasswd (apache2-utils) makes the bcrypt password file of their basic-auth
 # registry (bcrypt is the only format distribution accepts).

@@ -1,7 +1,8 @@
 /**
  * The TypeScript side of berth's N-API addon (native/, Rust): the Linux system calls node:fs
- * lacks, and container processes. Every function is synchronous except `wait`, which returns a
- * promise settled from a native thread. A failed system call throws an Error shaped like Node's
+ * lacks, container processes, and a zstd decoder over the system's libzstd. Every function is
+ * synchronous except `wait`, `extractPush` and `zstdDecode`, which return promises settled from
+ * native threads. A failed system call throws an Error shaped like Node's
  * fs errors — `code` (`ENOENT`), negative `errno`, `syscall`, `path` — whose message names all
  * three (`mknod /x/y: EPERM (Operation not permitted)`); a bad argument throws a TypeError, or a
  * RangeError for a number out of range, with Node's codes (ERR_INVALID_ARG_TYPE...).
@@ -11,6 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeUnavailableError } from '../../core/errors.ts';
+import { registerZstdDecoder } from '../../core/layer/zstd-decoder.ts';
 import type { Mount } from '../../core/snapshot/snapshotter.ts';
 
 /** A mount into the container besides its root filesystem. */
@@ -123,6 +125,9 @@ export interface NativeExtractOptions {
   maxTotalFileBytes: number;
 }
 
+/** What one `zstdDecode` gives: a chunk of output and whether to call again; or what is wrong with the data. */
+export type NativeZstdDecoded = { output: Buffer | null; more: boolean } | { error: string };
+
 /** How a process ended; `error` (a negative errno: ECHILD) when it was not this process's child to wait for. */
 export type NativeExit = { exitCode: number } | { signal: number } | { error: number };
 
@@ -193,6 +198,33 @@ export interface NativeAddon {
    * `limit`), or a system call's error shaped like `mknod`'s. One call at a time.
    */
   extractPush(id: number, input: Uint8Array[] | 'end' | 'abort'): Promise<void>;
+  /**
+   * The version of the system's libzstd (`1.5.4`), which the zstd functions below use: loaded
+   * (dlopen libzstd.so.1) at the first call, not linked, so that the addon loads without it.
+   * null where it cannot be loaded (missing, or older than 1.4.0).
+   */
+  zstdVersion(): string | null;
+  /**
+   * A new zstd decoder (a stream of concatenated frames), by id; its memory is held until it is
+   * freed (`zstdFree`). Frames needing a window above 128 MiB are refused, as by the zstd CLI.
+   * Throws ELIBACC (syscall `dlopen`) where zstdVersion is null.
+   */
+  zstdOpen(): number;
+  /**
+   * Decodes on a native thread: takes the next compressed bytes (copied), or `'end'` once there
+   * are no more, and resolves with one chunk of output of at most 4 MiB (`output` null while the
+   * decoder holds output back until a chunk is full or the input has ended) and `more`: call
+   * again with no new input (an empty Uint8Array, or `'end'` again after the end) before feeding
+   * more. The chunk's memory is the decoder's own, handed over without a copy. Resolves with
+   * `error` (libzstd's name for it, or `the data ends in the middle of a zstd frame`) when the
+   * data is not zstd. The decoder is freed by an error, and once a call with `'end'` resolves
+   * with `more` false. One call at a time per decoder.
+   */
+  zstdDecode(id: number, input: Uint8Array | 'end'): Promise<NativeZstdDecoded>;
+  /** Frees a decoder now, or as soon as its call in progress returns; nothing for one freed already. */
+  zstdFree(id: number): void;
+  /** Decoders created since the addon loaded (`opened`), and those whose memory is not freed yet (`live`). */
+  zstdStats(): { opened: number; live: number };
   /** waitpid(2) on a native thread: the event loop never blocks (and stays alive until it ends). */
   wait(pid: number): Promise<NativeExit>;
   /** kill(2); `pid` must be positive (never a process group). */
@@ -206,7 +238,7 @@ export interface NativeAddon {
   mountDetached(mount: Mount): { fd: number };
 }
 
-const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'spawnDetached', 'execDetached', 'resize', 'wait', 'kill', 'mountDetached', 'extractStart', 'extractPush'] as const satisfies readonly (keyof NativeAddon)[];
+const FUNCTIONS = ['mknod', 'lsetxattr', 'lgetxattr', 'llistxattr', 'lutimesNs', 'spawn', 'exec', 'spawnDetached', 'execDetached', 'resize', 'wait', 'kill', 'mountDetached', 'extractStart', 'extractPush', 'zstdVersion', 'zstdOpen', 'zstdDecode', 'zstdFree', 'zstdStats'] as const satisfies readonly (keyof NativeAddon)[];
 
 const HOW_TO_BUILD = '`npm run build:native` or scripts/setup.sh (needs Rust: cargo 1.77 or newer)';
 
@@ -238,7 +270,21 @@ function load(): NativeAddon {
   if (missing.length > 0) {
     throw new NativeUnavailableError(`berth's native addon ${file} is out of date (it lacks ${missing.join(', ')}): rebuild it with ${HOW_TO_BUILD}`);
   }
+  registerZstd(addon as NativeAddon);
   return withMonitorHint(addon as NativeAddon);
+}
+
+/**
+ * Offers the addon's zstd decoder to core/layer/decompress.ts, which prefers it to fzstd (on
+ * Node without zstd in node:zlib): registered as the addon loads, before any layer is unpacked
+ * through the addon. libzstd itself is loaded at the first zstd layer.
+ */
+function registerZstd(addon: NativeAddon): void {
+  registerZstdDecoder(() => {
+    const version = addon.zstdVersion();
+    if (version === null) return undefined;
+    return { name: `libzstd ${version}`, open: addon.zstdOpen, decode: addon.zstdDecode, free: addon.zstdFree };
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { InvalidLayerError } from '../errors.ts';
 import type { Compression } from '../image/media-types.ts';
+import { decodeZstd, registeredZstdDecoder } from './zstd-decoder.ts';
 
 /** Detects a layer's compression from its first bytes: media types are often wrong. */
 export function detectCompression(head: Uint8Array): Compression {
@@ -17,11 +18,12 @@ type ZlibWithZstd = typeof zlib & { createZstdDecompress?: () => Transform };
 const FZSTD_SLICE = 512;
 
 /**
- * zstd through fzstd (pure JavaScript, streaming, no install step), for Node before 22.15 and
- * browsers. Measured here on an 810 MB tar: fzstd 5.5 s, Node's gunzip 4.8 s, the zstd CLI
- * 3.0 s; the native addon is the place for a faster path. fzstd decodes everything it is given
- * at once, so input is fed in small slices and the output of each is handed on before the
- * next: a zstd bomb then costs time, bounded by the layer limits, not memory.
+ * zstd through fzstd (pure JavaScript, streaming, no install step), for browsers, and for Node
+ * before 22.15 where no native decoder is registered (zstd-decoder.ts: the linux-native addon's,
+ * over libzstd). Measured here on an 810 MB tar: fzstd 5.5 s, Node's gunzip 4.8 s, the zstd CLI
+ * 3.0 s. fzstd decodes everything it is given at once, so input is fed in small slices and the
+ * output of each is handed on before the next: a zstd bomb then costs time, bounded by the
+ * layer limits, not memory.
  */
 async function* fzstd(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const ready: Uint8Array[] = [];
@@ -44,6 +46,15 @@ async function* fzstd(input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Arra
 }
 
 /**
+ * Which decoder decompress() uses for zstd, in order of preference: Node's zlib (`node:zlib`,
+ * Node 22.15 and later), a registered native decoder (`libzstd 1.5.4`), else `fzstd`.
+ */
+export function zstdDecoderName(): string {
+  if ((zlib as ZlibWithZstd).createZstdDecompress) return 'node:zlib';
+  return registeredZstdDecoder()?.name ?? 'fzstd';
+}
+
+/**
  * The uncompressed bytes of a stream in the given compression. Corrupt data is an
  * InvalidLayerError; an error of the input itself (a failed read) passes through as it is.
  */
@@ -52,13 +63,14 @@ export async function* decompress(input: AsyncIterable<Uint8Array>, compression:
     yield* input;
     return;
   }
-  const nativeZstd = (zlib as ZlibWithZstd).createZstdDecompress;
-  if (compression === 'zstd' && !nativeZstd) {
-    yield* fzstd(input);
+  const zlibZstd = (zlib as ZlibWithZstd).createZstdDecompress;
+  if (compression === 'zstd' && !zlibZstd) {
+    const native = registeredZstdDecoder();
+    yield* native ? decodeZstd(native, input) : fzstd(input);
     return;
   }
   // Node's own zlib binding: native code, and streams with backpressure.
-  const transform = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : nativeZstd!();
+  const transform = compression === 'gzip' ? zlib.createGunzip({ chunkSize: 256 * 1024 }) : zlibZstd!();
   const source = Readable.from(input, { objectMode: false });
   let inputError: unknown;
   source.on('error', (err) => {

@@ -96,6 +96,31 @@ pub static EXPORTS: &[Export] = &[
         call: crate::extract::push,
     },
     Export {
+        name: c"zstdVersion",
+        params: &[],
+        call: crate::zstd::version,
+    },
+    Export {
+        name: c"zstdOpen",
+        params: &[],
+        call: crate::zstd::open,
+    },
+    Export {
+        name: c"zstdDecode",
+        params: &["id", "input"],
+        call: crate::zstd::decode,
+    },
+    Export {
+        name: c"zstdFree",
+        params: &["id"],
+        call: crate::zstd::free,
+    },
+    Export {
+        name: c"zstdStats",
+        params: &[],
+        call: crate::zstd::stats,
+    },
+    Export {
         name: c"mountDetached",
         params: &["mount"],
         call: mount_detached,

@@ -23,6 +23,7 @@ mod js_object;
 mod napi;
 mod promise;
 mod xattr;
+mod zstd;
 
 use napi::{napi_env, napi_value};
 

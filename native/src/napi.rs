@@ -94,6 +94,15 @@ extern "C" {
         msg: napi_value,
         result: *mut napi_value,
     ) -> napi_status;
+    pub fn napi_get_boolean(env: napi_env, value: bool, result: *mut napi_value) -> napi_status;
+    pub fn napi_create_external_buffer(
+        env: napi_env,
+        length: usize,
+        data: *mut c_void,
+        finalize_cb: napi_finalize,
+        finalize_hint: *mut c_void,
+        result: *mut napi_value,
+    ) -> napi_status;
     pub fn napi_create_buffer_copy(
         env: napi_env,
         length: usize,
