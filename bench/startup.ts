@@ -296,7 +296,7 @@ export function startupReport(results: StartupResults, chart?: string): string {
       return `| WASI run of the ${g.module}, p50 <= ${TARGETS.wasiP50Ms} ms | ${p50?.toFixed(2) ?? '–'} | ${met(p50, TARGETS.wasiP50Ms)} |`;
     }),
     '',
-    `Native: \`/bin/true\` from a busybox image; berth with new mount, PID, IPC, UTS, network and cgroup namespaces, a ${MEMORY_LIMIT / 1024 ** 2} MiB memory limit in a cgroup and an overlay rootfs (${native.snapshots}). ` +
+    `Native: \`/bin/true\` from a busybox image; berth with new mount, PID, IPC, UTS, network and cgroup namespaces (the network namespace made ahead by the addon's pool thread, one per container, as every berth process that starts containers does), a ${MEMORY_LIMIT / 1024 ** 2} MiB memory limit in a cgroup and an overlay rootfs (${native.snapshots}). ` +
       `"${BERTH}" is create + start + wait through the Backend API; "${BERTH_LIFECYCLE}" adds snapshot prepare, delete and snapshot remove, comparable to the peers, which are whole processes on the same busybox directory (crun and runc: an OCI bundle with the same namespaces, memory limit, capabilities and masked paths; bwrap and unshare set no memory limit). Sequential, interleaved, ${native.runs} runs each after a warm-up.`,
     '',
   ];

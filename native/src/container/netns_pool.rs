@@ -36,7 +36,9 @@ fn pool() -> &'static Pool {
 }
 
 fn lock(pool: &Pool) -> MutexGuard<'_, State> {
-    pool.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pool.state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A fresh network namespace (only `lo`, up) for a container to join, if one is ready; starts

@@ -139,7 +139,11 @@ impl Prepared {
     /// making one: at the step that brought the loopback up, before /sys is mounted (sysfs shows
     /// the network namespace of its mounter).
     pub(super) fn join_network(&mut self, netns: OwnedFd) {
-        let Some(step) = self.steps.iter_mut().find(|s| matches!(s.op, Op::LoopbackUp)) else {
+        let Some(step) = self
+            .steps
+            .iter_mut()
+            .find(|s| matches!(s.op, Op::LoopbackUp))
+        else {
             return;
         };
         step.op = Op::Setns {
@@ -426,7 +430,13 @@ pub fn prepare(spec: &SpawnSpec) -> Result<Prepared, Error> {
     // Docker creates a missing working directory, with its parents, owned by root (moby's
     // SetupWorkingDirectory; runc does the same), before a read-only root is remounted.
     let mut dir = Vec::new();
-    for name in spec.process.cwd.to_bytes().split(|b| *b == b'/').filter(|n| !n.is_empty()) {
+    for name in spec
+        .process
+        .cwd
+        .to_bytes()
+        .split(|b| *b == b'/')
+        .filter(|n| !n.is_empty())
+    {
         dir.push(b'/');
         dir.extend_from_slice(name);
         let path = CString::new(dir.clone()).expect("a CString's bytes hold no NUL");
