@@ -1,4 +1,5 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
@@ -88,7 +89,9 @@ export class LinuxNativeBackend implements Backend {
 
   async create(spec: ContainerSpec, rootfs: Mount[]): Promise<Task> {
     const dir = join(this.runDir, spec.id);
-    await mkdir(join(dir, 'rootfs'), { recursive: true });
+    // Two directories on a local disk: microseconds, where the thread pool's round trips cost
+    // ~0.15 ms of every container's start.
+    mkdirSync(join(dir, 'rootfs'), { recursive: true });
     return new LinuxNativeTask(spec, rootfs, dir, this.addon, this.cgroups);
   }
 }
