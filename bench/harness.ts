@@ -123,6 +123,11 @@ export function hasCommand(command: string): boolean {
   }
 }
 
+/** A target's verdict for a report's table. */
+export function verdict(value: number | undefined, target: number): string {
+  return value === undefined ? 'not measured' : value <= target ? '**met**' : '**missed**';
+}
+
 /** A markdown table of the measurements with each one's ratio to `baseline`. */
 export function markdownTable(
   title: string,

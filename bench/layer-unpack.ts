@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { applyLayerToDirectory } from '../backends/linux-native/apply-layer.ts';
 import { LayerReader } from '../core/layer/layer-reader.ts';
 import { applyToMemoryLayer } from '../core/unionfs/layer/apply-to-memory-layer.ts';
-import { hasCommand, markdownTable, measure, runCommand, settling, type Contender, type Measurement } from './harness.ts';
+import { hasCommand, markdownTable, measure, runCommand, settling, verdict, type Contender, type Measurement } from './harness.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 import { DOCKER_LOAD, UMOCI, unpackPeers } from './unpack-peers.ts';
 
@@ -13,9 +13,12 @@ function tar(name: string, args: (target: string) => string[], needs?: string): 
   return { name, available: () => !needs || hasCommand(needs), run: (target) => runCommand('tar', args(target)) };
 }
 
+/** The issue's targets for berth applying the Debian layer to disk, on the 2-core reference machine. */
+export const UNPACK_TARGETS_MS = { gzip: 1500, zstd: 600, tar: 400 };
+
 export interface UnpackResults {
   description: string;
-  groups: { title: string; results: Measurement[]; skipped: { name: string; reason: string }[] }[];
+  groups: { title: string; targetMs: number; results: Measurement[]; skipped: { name: string; reason: string }[] }[];
 }
 
 /**
@@ -68,6 +71,7 @@ export async function benchLayerUnpack(work: string, options: { quick?: boolean;
     for (const group of groups) {
       out.groups.push({
         title: group.title,
+        targetMs: UNPACK_TARGETS_MS[group.peers],
         results: await measure(scratch, [...group.contenders, ...peers.contenders[group.peers]], runs, {
           inputs: [layers[group.peers], ...peers.inputs[group.peers]],
         }),
@@ -83,6 +87,15 @@ export async function benchLayerUnpack(work: string, options: { quick?: boolean;
 export function unpackReport(results: UnpackResults): string {
   return [
     `## Layer unpacking: ${results.description}`,
+    '',
+    '### Targets (issue 7)',
+    '',
+    '| target | measured p50 ms | met / missed |',
+    '| --- | ---: | --- |',
+    ...results.groups.map((g) => {
+      const p50 = g.results.find((r) => r.name === 'berth (disk)')?.p50;
+      return `| berth (disk), ${g.title}, p50 <= ${g.targetMs} ms | ${p50?.toFixed(0) ?? '–'} | ${verdict(p50, g.targetMs)} |`;
+    }),
     '',
     `berth (disk): applyLayerToDirectory into an empty directory; berth (memory): into an in-memory layer. ` +
       `"${UMOCI}": the whole \`umoci unpack --image <layout>:<tag> <bundle>\` of a one-layer OCI layout, which also writes the bundle's config.json and an mtree manifest of the rootfs. ` +

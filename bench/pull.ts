@@ -6,7 +6,7 @@ import { MediaType } from '../core/image/media-types.ts';
 // node built-ins and tar-stream, and the bench bundle is not the library, so it is reused as is.
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.ts';
 import { dockerReachable, startDockerd, type Dockerd } from './docker.ts';
-import { hasCommand, markdownTable, measure, runCommand, settling, type Contender, type Measurement } from './harness.ts';
+import { hasCommand, markdownTable, measure, runCommand, settling, verdict, type Contender, type Measurement } from './harness.ts';
 import { sha256File, writeImageLayout, type ImageLayout } from './image-layout.ts';
 import { rootfsLayers } from './rootfs-fixture.ts';
 
@@ -156,7 +156,6 @@ async function dockerContender(dir: string, registry: TestRegistry, ref: string)
 export function pullReport(results: PullResults): string {
   // Docker's pull extracts, so the target is for berth's pull as the engine does it: unpacking too.
   const p50 = results.results.find((r) => r.name === BERTH_PULL_UNPACK)?.p50;
-  const met = p50 === undefined ? 'not measured' : p50 <= PULL_TARGET_MS ? '**met**' : '**missed**';
   const mb = (results.layerBytes / 1024 ** 2).toFixed(1);
   return [
     `## Pull: ${results.description}`,
@@ -165,7 +164,7 @@ export function pullReport(results: PullResults): string {
     '',
     '| target | measured p50 ms | met / missed |',
     '| --- | ---: | --- |',
-    `| berth pull (with unpacking, as docker pull) from a loopback registry, p50 <= ${PULL_TARGET_MS} ms | ${p50?.toFixed(0) ?? '–'} | ${met} |`,
+    `| berth pull (with unpacking, as docker pull) from a loopback registry, p50 <= ${PULL_TARGET_MS} ms | ${p50?.toFixed(0) ?? '–'} | ${verdict(p50, PULL_TARGET_MS)} |`,
     '',
     `One image, one gzip layer of ${mb} MiB, pushed by berth to Debian's docker-registry on a loopback port. ` +
       `"${BERTH_PULL}" is Engine.open on a fresh root + pullImage with unpacking turned off (download, digest check, fsync'd content store, image registered); ` +

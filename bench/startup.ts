@@ -12,7 +12,7 @@ import { ContainerStore } from '../core/container/container-store.ts';
 import type { ContainerSpec } from '../core/container/container-spec.ts';
 import { UnionFs } from '../core/unionfs/union-fs.ts';
 import { commitBusyboxRootfs } from './busybox-rootfs.ts';
-import { markdownTable, summarize, type Measurement } from './harness.ts';
+import { markdownTable, summarize, verdict, type Measurement } from './harness.ts';
 import { startupChart } from './startup-chart.ts';
 import { MEMORY_LIMIT, startupPeers, type StartupPeer } from './startup-peers.ts';
 
@@ -277,7 +277,6 @@ async function benchWasi(runs: number): Promise<StartupResults['wasi']> {
   return out;
 }
 
-const met = (value: number | undefined, target: number) => (value === undefined ? 'not measured' : value <= target ? '**met**' : '**missed**');
 
 /** The markdown report: targets, latency tables with ratios to berth, throughput, berth's phases. */
 export function startupReport(results: StartupResults, chart?: string): string {
@@ -290,10 +289,10 @@ export function startupReport(results: StartupResults, chart?: string): string {
     '',
     '| target | measured p50 ms | met / missed |',
     '| --- | ---: | --- |',
-    `| native create + start + wait of /bin/true, p50 <= ${TARGETS.nativeP50Ms} ms | ${nativeP50?.toFixed(2) ?? '–'} | ${met(nativeP50, TARGETS.nativeP50Ms)} |`,
+    `| native create + start + wait of /bin/true, p50 <= ${TARGETS.nativeP50Ms} ms | ${nativeP50?.toFixed(2) ?? '–'} | ${verdict(nativeP50, TARGETS.nativeP50Ms)} |`,
     ...wasi.groups.map((g) => {
       const p50 = g.results.find((r) => r.name === BERTH)?.p50;
-      return `| WASI run of the ${g.module}, p50 <= ${TARGETS.wasiP50Ms} ms | ${p50?.toFixed(2) ?? '–'} | ${met(p50, TARGETS.wasiP50Ms)} |`;
+      return `| WASI run of the ${g.module}, p50 <= ${TARGETS.wasiP50Ms} ms | ${p50?.toFixed(2) ?? '–'} | ${verdict(p50, TARGETS.wasiP50Ms)} |`;
     }),
     '',
     `Native: \`/bin/true\` from a busybox image; berth with new mount, PID, IPC, UTS, network and cgroup namespaces (the network namespace made ahead by the addon's pool thread, one per container, as every berth process that starts containers does), a ${MEMORY_LIMIT / 1024 ** 2} MiB memory limit in a cgroup and an overlay rootfs (${native.snapshots}). ` +
