@@ -2,6 +2,7 @@ import type { Digest } from '../digest.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors.ts';
 import { MAX_METADATA_BLOB, type BlobInfo, type ContentStore, type ContentWriter, type WriterOptions } from './content-store.ts';
 import { BlobVerifier } from './verifier.ts';
+import { concatBytes } from '../concat-bytes.ts';
 
 /** Blobs in a Map: for the browser and for tests that need no disk. */
 export class MemoryContentStore implements ContentStore {
@@ -43,7 +44,7 @@ export class MemoryContentStore implements ContentStore {
       digest: () => verifier.digest(),
       async commit() {
         const digest = verifier.finish();
-        blobs.set(digest, concat(chunks, verifier.written));
+        blobs.set(digest, concatBytes(chunks, verifier.written));
         chunks.length = 0;
         return { digest, size: verifier.written };
       },
@@ -68,15 +69,4 @@ export class MemoryContentStore implements ContentStore {
     if (!blob) throw new NotFoundError(`blob ${digest} not found in the content store`);
     return blob;
   }
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
 }

@@ -1,4 +1,5 @@
 import { InvalidLayerError } from '../errors.ts';
+import { concatBytes } from '../concat-bytes.ts';
 
 /**
  * A native zstd decoder that a backend provides: backends/linux-native registers its addon's,
@@ -81,12 +82,12 @@ async function* batches(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8A
     batch.push(chunk);
     batched += chunk.byteLength;
     if (batched >= INPUT_BATCH_BYTES) {
-      yield concat(batch, batched);
+      yield concatBytes(batch, batched);
       batch = [];
       batched = 0;
     }
   }
-  if (batched > 0) yield concat(batch, batched);
+  if (batched > 0) yield concatBytes(batch, batched);
 }
 
 /** An iterator that is always one item ahead of its reader (or reading it). */
@@ -142,15 +143,4 @@ async function* drain(binding: ZstdDecoderBinding, id: number, input: Uint8Array
     if (result.output) yield result.output;
     if (!result.more) return;
   }
-}
-
-function concat(chunks: Uint8Array[], bytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const joined = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
 }

@@ -17,6 +17,7 @@ mod errno;
 mod error;
 mod exports;
 mod extract;
+mod handles;
 mod inode;
 mod js;
 mod js_object;

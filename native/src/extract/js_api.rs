@@ -10,11 +10,11 @@ use std::ffi::c_void;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::slice;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, MutexGuard};
 use std::thread;
 
 use crate::error::Error;
+use crate::handles::{id_value, Handles};
 use crate::js::{check, string, sys_error_value, Call};
 use crate::napi::*;
 
@@ -35,17 +35,11 @@ struct Tsfn(napi_threadsafe_function);
 unsafe impl Send for Tsfn {}
 unsafe impl Sync for Tsfn {}
 
-type Sessions = Mutex<HashMap<u32, Arc<Session<Deferred>>>>;
+static SESSIONS: Handles<Arc<Session<Deferred>>> = Handles::new();
 
 fn sessions() -> MutexGuard<'static, HashMap<u32, Arc<Session<Deferred>>>> {
-    static SESSIONS: OnceLock<Sessions> = OnceLock::new();
-    SESSIONS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    SESSIONS.lock()
 }
-
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// `extractStart(root, options)`: opens the layer's directory and starts the extraction thread;
 /// returns the extraction's id for extractPush.
@@ -71,7 +65,7 @@ pub fn start(call: &Call) -> Result<napi_value, Error> {
         },
     )?;
 
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = SESSIONS.next_id();
     let tsfn = Arc::new(Tsfn(threadsafe_function(call)?));
     let notify = tsfn.clone();
     let session = Arc::new(Session::new(Box::new(move |notice| {
@@ -102,14 +96,7 @@ pub fn start(call: &Call) -> Result<napi_value, Error> {
             message: "extractStart: could not start a thread".into(),
         });
     }
-    let mut value = ptr::null_mut();
-    unsafe {
-        check(
-            napi_create_double(call.env, id.into(), &mut value),
-            "napi_create_double",
-        )?
-    };
-    Ok(value)
+    id_value(call.env, id)
 }
 
 enum Handed<'a> {

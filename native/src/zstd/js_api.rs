@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::MutexGuard;
 
 use crate::errno::SysError;
 use crate::error::Error;
+use crate::handles::{id_value, Handles};
 use crate::js::{check, string, Call};
 use crate::napi::*;
 use crate::promise;
@@ -25,15 +26,11 @@ use super::library::{library, SONAME};
 /// Open decoders by id: None while the decoder is on a zstdDecode's thread.
 type Decoders = HashMap<u32, Option<Decoder>>;
 
-fn decoders() -> MutexGuard<'static, Decoders> {
-    static DECODERS: OnceLock<Mutex<Decoders>> = OnceLock::new();
-    DECODERS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+static DECODERS: Handles<Option<Decoder>> = Handles::new();
 
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+fn decoders() -> MutexGuard<'static, Decoders> {
+    DECODERS.lock()
+}
 
 /// `zstdVersion()`: libzstd's version (`1.5.4`), loading it at the first call; null where it
 /// cannot be loaded.
@@ -49,16 +46,7 @@ pub fn open(call: &Call) -> Result<napi_value, Error> {
     let library = library().map_err(|_| failure("dlopen", libc::ELIBACC))?;
     let decoder =
         Decoder::new(library).ok_or_else(|| failure("ZSTD_createDStream", libc::ENOMEM))?;
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    decoders().insert(id, Some(decoder));
-    let mut value = ptr::null_mut();
-    unsafe {
-        check(
-            napi_create_double(call.env, id.into(), &mut value),
-            "napi_create_double",
-        )?
-    };
-    Ok(value)
+    id_value(call.env, DECODERS.insert(Some(decoder)))
 }
 
 /// `dlopen libzstd.so.1: ELIBACC (Can not access a needed shared library)`.
