@@ -3,9 +3,9 @@ import { Digester, parseDigest, type Digest } from '../digest.ts';
 import { DigestMismatchError, InvalidLayerError } from '../errors.ts';
 import type { Compression } from '../image/media-types.ts';
 import { decompress, detectCompression, peek } from './decompress.ts';
-import type { LayerEntry, LayerEntryType } from './layer-entry.ts';
+import type { LayerEntry } from './layer-entry.ts';
 import { DEFAULT_LAYER_LIMITS, type LayerLimits } from './limits.ts';
-import { readTar } from './tar-reader.ts';
+import { readTar, tarEntryType } from './tar-reader.ts';
 
 export interface ReadLayerOptions {
   /** The layer blob's digest: the compressed bytes are checked against it. */
@@ -22,17 +22,6 @@ export interface LayerSummary {
   diffId: Digest;
   size: number;
 }
-
-const TYPES: Readonly<Record<string, LayerEntryType>> = {
-  '0': 'file',
-  '7': 'file',
-  '1': 'hardlink',
-  '2': 'symlink',
-  '3': 'char',
-  '4': 'block',
-  '5': 'directory',
-  '6': 'fifo',
-};
 
 /**
  * Layer paths are relative to the root. A leading `/` is dropped (as GNU tar and Docker do);
@@ -59,7 +48,7 @@ async function* tap(input: AsyncIterable<Uint8Array>, digester: Digester, counte
  */
 export async function* tarEntries(tar: AsyncIterable<Uint8Array>, limits: LayerLimits): AsyncIterable<LayerEntry> {
   for await (const raw of readTar(tar, limits)) {
-    const type = TYPES[raw.typeflag];
+    const type = tarEntryType(raw.typeflag);
     if (!type) throw new InvalidLayerError(`layer entry ${raw.name} has unsupported tar type '${raw.typeflag}'`);
     const path = normalizeLayerPath(raw.name);
     yield {

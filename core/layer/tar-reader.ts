@@ -1,5 +1,6 @@
 import { InvalidLayerError, LayerLimitError } from '../errors.ts';
 import { ByteReader } from './byte-reader.ts';
+import type { LayerEntryType } from './layer-entry.ts';
 import type { LayerLimits } from './limits.ts';
 
 /**
@@ -19,6 +20,22 @@ function paxInteger(value: string, field: string): number {
 function paxTime(value: string): number {
   if (!/^-?\d+(\.\d+)?$/.test(value)) throw new InvalidLayerError(`tar PAX header has an invalid mtime "${value.slice(0, 32)}"`);
   return Math.round(Number(value) * 1000);
+}
+
+const ENTRY_TYPES: Readonly<Record<string, LayerEntryType>> = {
+  '0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'directory',
+  '6': 'fifo',
+};
+
+/** What a typeflag makes (`7`, contiguous, is a file); undefined for one berth does not handle. */
+export function tarEntryType(typeflag: string): LayerEntryType | undefined {
+  return ENTRY_TYPES[typeflag];
 }
 
 export interface TarEntry {

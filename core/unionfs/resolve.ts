@@ -1,6 +1,7 @@
 import { FsError } from '../errors.ts';
 import { lookupChild, type Merged } from './merged.ts';
 import { MAX_SYMLINKS } from './layer/scoped-path.ts';
+import { DIR_MARK, pushComponents } from './path-components.ts';
 
 /**
  * Where a path leads in the union once its symlinks are resolved: the merged directories from
@@ -80,17 +81,4 @@ export function resolve(root: Merged, path: string, follow: boolean, syscall: st
   // The path ended at a directory reached through the root, `.` or `..`.
   if (dirs.length === 1) return { dirs: [], names: [], name: '', entry: root };
   return { dirs: dirs.slice(0, -1), names: names.slice(0, -1), name: names[names.length - 1]!, entry: dirs[dirs.length - 1] };
-}
-
-/** Stands for a trailing `/` or `/.`: the name before it must be a directory. */
-const DIR_MARK = '';
-
-/** Pushes a path's names onto a stack that pops them in order (so a long path costs linear time). */
-function pushComponents(stack: string[], path: string): void {
-  if (/(^|\/)\.?$/.test(path)) stack.push(DIR_MARK);
-  const names = path.split('/');
-  for (let i = names.length - 1; i >= 0; i--) {
-    const name = names[i]!;
-    if (name !== '' && name !== '.') stack.push(name);
-  }
 }

@@ -157,6 +157,9 @@ impl Call {
     /// A Buffer or Uint8Array argument's bytes, valid for the duration of the call.
     pub fn bytes(&self, index: usize) -> Result<&[u8], Error> {
         let value = self.argv[index];
+        if let Some(bytes) = self.uint8_array(value) {
+            return Ok(bytes);
+        }
         let mut is_typedarray = false;
         unsafe {
             check(
@@ -164,38 +167,43 @@ impl Call {
                 "napi_is_typedarray",
             )?
         };
-        let mut kind = -1;
-        let mut len = 0;
-        let mut data = ptr::null_mut();
-        if is_typedarray {
-            unsafe {
-                check(
-                    napi_get_typedarray_info(
-                        self.env,
-                        value,
-                        &mut kind,
-                        &mut len,
-                        &mut data,
-                        ptr::null_mut(),
-                        ptr::null_mut(),
-                    ),
-                    "napi_get_typedarray_info",
-                )?;
-            }
+        let got = if is_typedarray {
+            "another typed array"
+        } else {
+            self.type_name(value)?
+        };
+        Err(self.type_error(index, "a Buffer or Uint8Array", got))
+    }
+
+    /// The bytes of `value` if it is a Buffer or Uint8Array, valid for the duration of the call
+    /// (its backing store does not move).
+    pub fn uint8_array(&self, value: napi_value) -> Option<&[u8]> {
+        let mut is_typedarray = false;
+        if unsafe { napi_is_typedarray(self.env, value, &mut is_typedarray) } != NAPI_OK
+            || !is_typedarray
+        {
+            return None;
         }
-        if kind != NAPI_UINT8_ARRAY {
-            let got = if is_typedarray {
-                "another typed array"
-            } else {
-                self.type_name(value)?
-            };
-            return Err(self.type_error(index, "a Buffer or Uint8Array", got));
+        let (mut kind, mut len, mut data) = (-1, 0, ptr::null_mut());
+        let status = unsafe {
+            napi_get_typedarray_info(
+                self.env,
+                value,
+                &mut kind,
+                &mut len,
+                &mut data,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        };
+        if status != NAPI_OK || kind != NAPI_UINT8_ARRAY {
+            return None;
         }
         // N-API's data already points at the view's first byte; an empty view may have none.
         if len == 0 || data.is_null() {
-            return Ok(&[]);
+            return Some(&[]);
         }
-        Ok(unsafe { slice::from_raw_parts(data as *const u8, len) })
+        Some(unsafe { slice::from_raw_parts(data as *const u8, len) })
     }
 
     pub fn undefined(&self) -> Result<napi_value, Error> {

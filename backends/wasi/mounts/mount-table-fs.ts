@@ -3,6 +3,7 @@ import { MAX_SYMLINKS } from '../../../core/unionfs/layer/scoped-path.ts';
 import type { UnionStat } from '../../../core/unionfs/stat.ts';
 import type { CreateOptions, FollowOptions, UnionDirent } from '../../../core/unionfs/union-fs.ts';
 import type { WasiFs } from '../wasi-fs.ts';
+import { DIR_MARK, pushComponents } from '../../../core/unionfs/path-components.ts';
 
 /** A filesystem mounted at a canonical container path (`/data`: no symlinks, `.` or `..`). */
 export interface MountPoint {
@@ -18,9 +19,6 @@ interface Located {
   /** The path is a mount point itself (the root of `fs`). */
   mountRoot: boolean;
 }
-
-/** Stands for a trailing `/` or `/.` while walking: the name before it must be a directory. */
-const DIR_MARK = '';
 
 /**
  * A container's root filesystem with other filesystems mounted on it (volumes, bind mounts,
@@ -222,14 +220,4 @@ export class MountTableFs implements WasiFs {
 function localPath(names: readonly string[], mustBeDir: boolean): string {
   const path = `/${names.join('/')}`;
   return mustBeDir && names.length > 0 ? `${path}/` : path;
-}
-
-/** Pushes a path's names onto a stack that pops them in order. */
-function pushComponents(stack: string[], path: string): void {
-  if (/(^|\/)\.?$/.test(path)) stack.push(DIR_MARK);
-  const names = path.split('/');
-  for (let i = names.length - 1; i >= 0; i--) {
-    const name = names[i]!;
-    if (name !== '' && name !== '.') stack.push(name);
-  }
 }

@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { ConflictError, InvalidArgumentError } from '../../errors.ts';
 import { decompress, detectCompression, peek } from '../../layer/decompress.ts';
 import { DEFAULT_LAYER_LIMITS } from '../../layer/limits.ts';
-import { readTar, type TarEntry } from '../../layer/tar-reader.ts';
+import { readTar, tarEntryType, type TarEntry } from '../../layer/tar-reader.ts';
 import { fileNotFound } from './archive-path.ts';
 import type { ContainerFs, FsEntryType } from './container-fs.ts';
 import { resolvePath, type Resolved } from './resolve-path.ts';
@@ -13,17 +13,6 @@ export interface ExtractOptions {
   /** Keeps the owners the tar gives; otherwise everything extracted belongs to the container's root (0:0). */
   copyUIDGID?: boolean;
 }
-
-const TYPES: Readonly<Record<string, FsEntryType | 'hardlink'>> = {
-  '0': 'file',
-  '7': 'file',
-  '1': 'hardlink',
-  '2': 'symlink',
-  '3': 'char',
-  '4': 'block',
-  '5': 'directory',
-  '6': 'fifo',
-};
 
 /**
  * PUT /containers/{id}/archive: extracts a tar (plain, gzip or zstd) into the directory `path`
@@ -56,7 +45,7 @@ export async function extractArchive<Dir>(
   const dirTimes: { path: string; mtimeMs: number }[] = [];
   try {
     for await (const entry of readTar(await decompressed(tar), DEFAULT_LAYER_LIMITS)) {
-      const type = TYPES[entry.typeflag];
+      const type = tarEntryType(entry.typeflag);
       if (!type) throw new InvalidArgumentError(`unhandled tar header type ${entry.typeflag} (${entry.name})`);
       const target = inside(base, entry.name);
       if (target === undefined) throw new InvalidArgumentError(`${JSON.stringify(entry.name)} is outside of ${JSON.stringify(describe(base))}`);

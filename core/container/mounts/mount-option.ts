@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { BerthError } from '../../errors.ts';
 import { LOCAL_DRIVER, validateDriver, validateOptions, validateVolumeName } from '../../volume/local-driver.ts';
 import type { MountPoint } from '../container-record.ts';
-import { anonymousVolumeName, mountConfigError, requireBindSource, targetError } from './mount-rules.ts';
+import { anonymousVolumeName, mountConfigError, requireBindSource, targetError, volumeMountPoint } from './mount-rules.ts';
 
 /** A mount as Docker's API takes it (HostConfig.Mounts): what `--mount` gives. */
 export interface MountOption {
@@ -70,19 +70,12 @@ export function mountPointOf(option: MountOption, volumeSource: (name: string) =
   const name = source || anonymousVolumeName();
   validateDriver(name, option.VolumeOptions?.DriverConfig?.Name || LOCAL_DRIVER);
   validateOptions(name, option.VolumeOptions?.DriverConfig?.Options ?? {});
-  const labels = option.VolumeOptions?.Labels;
-  return {
-    Type: 'volume',
-    Name: name,
-    Source: volumeSource(name),
-    Destination: destination,
-    Driver: LOCAL_DRIVER,
-    // Docker's setBindModeIfNull for the local driver.
-    Mode: 'z',
-    RW: rw,
-    Propagation: '',
-    ...(source ? {} : { Anonymous: true }),
-    CopyData: !option.VolumeOptions?.NoCopy,
-    ...(labels && Object.keys(labels).length ? { VolumeLabels: { ...labels } } : {}),
-  };
+  // Docker's setBindModeIfNull for the local driver: mode z.
+  return volumeMountPoint(name, destination, volumeSource, {
+    anonymous: !source,
+    mode: 'z',
+    rw,
+    copyData: !option.VolumeOptions?.NoCopy,
+    ...(option.VolumeOptions?.Labels ? { labels: option.VolumeOptions.Labels } : {}),
+  });
 }

@@ -1,9 +1,8 @@
 import { posix } from 'node:path';
 import { BerthError, InvalidArgumentError } from '../../errors.ts';
-import { LOCAL_DRIVER } from '../../volume/local-driver.ts';
 import type { MountPoint } from '../container-record.ts';
 import { mountPointOf, type MountOption } from './mount-option.ts';
-import { anonymousVolumeName, mountConfigError, targetError } from './mount-rules.ts';
+import { anonymousVolumeName, mountConfigError, targetError, volumeMountPoint } from './mount-rules.ts';
 import { invalidSpec, parseVolumeSpec } from './volume-spec.ts';
 
 /**
@@ -35,19 +34,7 @@ export function planMountPoints(
     if (error) throw mountConfigError('volume', error, `${invalidSpec(path)}: `);
     const destination = posix.normalize(path);
     if (taken.has(destination)) continue;
-    const name = anonymousVolumeName();
-    add({
-      Type: 'volume',
-      Name: name,
-      Source: source(name),
-      Destination: destination,
-      Driver: LOCAL_DRIVER,
-      Mode: '',
-      RW: true,
-      Propagation: '',
-      Anonymous: true,
-      CopyData: true,
-    });
+    add(volumeMountPoint(anonymousVolumeName(), destination, source, { anonymous: true, mode: '', rw: true, copyData: true }));
   }
   return mounts;
 }

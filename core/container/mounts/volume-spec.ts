@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
 import { InvalidArgumentError } from '../../errors.ts';
-import { LOCAL_DRIVER, validateVolumeName } from '../../volume/local-driver.ts';
+import { validateVolumeName } from '../../volume/local-driver.ts';
 import type { MountPoint } from '../container-record.ts';
-import { anonymousVolumeName, mountConfigError, requireBindSource, targetError } from './mount-rules.ts';
+import { anonymousVolumeName, mountConfigError, requireBindSource, targetError, volumeMountPoint } from './mount-rules.ts';
 
 const RW_MODES = new Set(['rw', 'ro']);
 const LABEL_MODES = new Set(['z', 'Z']);
@@ -56,18 +56,6 @@ export function parseVolumeSpec(raw: string, volumeSource: (name: string) => str
   }
   if (propagation) throw configError('field BindOptions must not be specified');
   if (source) validateVolumeName(source);
-  const name = source || anonymousVolumeName();
-  return {
-    Type: 'volume',
-    Name: name,
-    Source: volumeSource(name),
-    Destination: destination,
-    Driver: LOCAL_DRIVER,
-    // Docker's setBindModeIfNull for the local driver.
-    Mode: mode || 'z',
-    RW: rw,
-    Propagation: '',
-    ...(source ? {} : { Anonymous: true }),
-    CopyData: !nocopy,
-  };
+  // Docker's setBindModeIfNull for the local driver: mode z.
+  return volumeMountPoint(source || anonymousVolumeName(), destination, volumeSource, { anonymous: !source, mode: mode || 'z', rw, copyData: !nocopy });
 }

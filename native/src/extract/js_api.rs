@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
-use std::slice;
 use std::sync::{Arc, MutexGuard};
 use std::thread;
 
@@ -193,40 +192,11 @@ fn input(call: &Call) -> Result<Handed<'_>, Error> {
             )?
         };
         chunks.push(
-            uint8_array(call, element)
+            call.uint8_array(element)
                 .ok_or_else(|| invalid(&format!("an array holding something else at {index}")))?,
         );
     }
     Ok(Handed::Chunks(chunks))
-}
-
-/// A Uint8Array's bytes, valid for the duration of the call (its backing store does not move).
-fn uint8_array(call: &Call, value: napi_value) -> Option<&[u8]> {
-    let mut is_typedarray = false;
-    if unsafe { napi_is_typedarray(call.env, value, &mut is_typedarray) } != NAPI_OK
-        || !is_typedarray
-    {
-        return None;
-    }
-    let (mut kind, mut len, mut data) = (-1, 0, ptr::null_mut());
-    let status = unsafe {
-        napi_get_typedarray_info(
-            call.env,
-            value,
-            &mut kind,
-            &mut len,
-            &mut data,
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    if status != NAPI_OK || kind != NAPI_UINT8_ARRAY {
-        return None;
-    }
-    if len == 0 || data.is_null() {
-        return Some(&[]);
-    }
-    Some(unsafe { slice::from_raw_parts(data as *const u8, len) })
 }
 
 fn threadsafe_function(call: &Call) -> Result<napi_threadsafe_function, Error> {
