@@ -22,7 +22,7 @@ type Init = ContainerProcess | DetachedProcess;
 export class LinuxNativeTask implements Task {
   private cgroup?: Cgroup;
   private init?: Init;
-  /** The init's process spec, which execs start from. */
+  /** The init's process spec, which execs start from: made at the first exec, off the start path. */
   private initProcess?: NativeProcessSpec;
 
   constructor(
@@ -43,7 +43,6 @@ export class LinuxNativeTask implements Task {
     task.cgroup = cgroups.open(spec.id);
     const process = new DetachedProcess(addon, init);
     task.init = process;
-    task.initProcess = initProcessSpec(nativeSpawnSpec(task.processSpec({})));
     return { task, init: task.wrap(process, true) };
   }
 
@@ -62,7 +61,6 @@ export class LinuxNativeTask implements Task {
       this.cgroup = undefined;
       throw err;
     }
-    this.initProcess = initProcessSpec(nativeSpawnSpec(spec));
     return this.wrap(this.init, true);
   }
 
@@ -129,7 +127,9 @@ export class LinuxNativeTask implements Task {
   }
 
   private execTarget(): ExecTarget {
-    return { init: this.running(), process: this.initProcess!, ...(this.cgroup ? { cgroup: this.cgroup } : {}) };
+    const init = this.running();
+    this.initProcess ??= initProcessSpec(nativeSpawnSpec(this.processSpec({})));
+    return { init, process: this.initProcess, ...(this.cgroup ? { cgroup: this.cgroup } : {}) };
   }
 
   private running(): Init {
