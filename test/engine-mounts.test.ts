@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../core/engine.ts';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
+import { runCollected } from './helpers/engine-run.ts';
 import { chunksOf } from './helpers/tar.ts';
-import { text } from './helpers/streams.ts';
 
 let root: string;
 let engine: Engine;
@@ -23,11 +23,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function run(options: Parameters<Engine['runContainer']>[0]): Promise<{ out: string; err: string; code: number; id: string }> {
-  const c = await engine.runContainer(options);
-  const [out, err] = await Promise.all([text(c.stdout), text(c.stderr)]);
-  return { out, err, code: (await c.wait()).StatusCode, id: c.id };
-}
+const run = (options: Parameters<Engine['runContainer']>[0]) => runCollected(engine, options);
 
 describe('mounts', () => {
   it('binds a host directory read-write and read-only, and a file; records HostConfig.Binds and Mounts', async () => {

@@ -1,14 +1,11 @@
-import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskProcess } from '../backends/backend.ts';
 import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
-import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
-import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import type { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
 import type { ContainerSpec } from '../core/container/container-spec.ts';
-import { ContainerStore } from '../core/container/container-store.ts';
-import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+import { busyboxSpec, openNativeBackend } from './helpers/native-backend.ts';
 import { text } from './helpers/streams.ts';
 
 let work: string;
@@ -17,25 +14,11 @@ let backend: LinuxNativeBackend;
 let count = 0;
 
 beforeAll(async () => {
-  work = mkdtempSync('/var/tmp/berth-backend-');
-  snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), loadNativeAddon());
-  await commitBusyboxLayer(snapshotter);
-  backend = await LinuxNativeBackend.open({ runDir: join(work, 'run') });
+  ({ work, snapshotter, backend } = await openNativeBackend('berth-backend-'));
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-function spec(args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    id: ContainerStore.newId(),
-    hostname: 'box',
-    process: { args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0, additionalGids: [] } },
-    root: { readonly: false },
-    mounts: [],
-    network: 'none',
-    resources: {},
-    ...extra,
-  };
-}
+const spec = busyboxSpec;
 
 async function run(args: string[], extra: Partial<ContainerSpec> = {}) {
   const s = spec(args, extra);

@@ -5,21 +5,18 @@
  * terminal, detach and come back, and get the exit; a client that does not read stalls
  * neither the container nor its log.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attachment, DetachOptions } from '../backends/backend.ts';
 import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
-import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
-import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import type { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
 import type { ContainerSpec } from '../core/container/container-spec.ts';
-import { ContainerStore } from '../core/container/container-store.ts';
 import type { LogEntry } from '../core/container/json-file-log.ts';
 import { readLogs } from '../core/container/log-reader.ts';
-import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+import { busyboxSpec, openNativeBackend } from './helpers/native-backend.ts';
 
-const USER = { uid: 0, gid: 0, additionalGids: [] };
 
 let work: string;
 let snapshotter: OverlaySnapshotter;
@@ -27,23 +24,13 @@ let backend: LinuxNativeBackend;
 let count = 0;
 
 beforeAll(async () => {
-  work = mkdtempSync('/var/tmp/berth-attach-');
-  snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), loadNativeAddon());
-  await commitBusyboxLayer(snapshotter);
-  backend = await LinuxNativeBackend.open({ runDir: join(work, 'run') });
+  ({ work, snapshotter, backend } = await openNativeBackend('berth-attach-'));
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 async function startAttachable(args: string[], options: { terminal?: boolean; stdin?: boolean; awaitClient?: boolean } = {}) {
-  const s: ContainerSpec = {
-    id: ContainerStore.newId(),
-    hostname: 'box',
-    process: { args, env: ['PATH=/bin'], cwd: '/', user: USER, ...(options.terminal ? { terminal: true, terminalSize: { cols: 80, rows: 24 } } : {}) },
-    root: { readonly: false },
-    mounts: [],
-    network: 'none',
-    resources: {},
-  };
+  const base = busyboxSpec(args);
+  const s: ContainerSpec = { ...base, process: { ...base.process, ...(options.terminal ? { terminal: true, terminalSize: { cols: 80, rows: 24 } } : {}) } };
   const task = await backend.create(s, await snapshotter.prepare(`c${++count}`, 'busybox'));
   // As the engine lays it out: <root>/containers/<64 hex>/, a socket path longer than sun_path.
   const dir = join(work, 'containers', s.id);

@@ -5,7 +5,7 @@
  * process reconnects to it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,17 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetachOptions, TaskProcess } from '../backends/backend.ts';
 import { CgroupV2Manager } from '../backends/linux-native/cgroups/cgroup-v2.ts';
 import { LinuxNativeBackend } from '../backends/linux-native/linux-native-backend.ts';
-import { loadNativeAddon } from '../backends/linux-native/native-addon.ts';
-import { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
+import type { OverlaySnapshotter } from '../backends/linux-native/overlay-snapshotter.ts';
 import type { ContainerSpec } from '../core/container/container-spec.ts';
-import { ContainerStore } from '../core/container/container-store.ts';
 import { JsonFileLogWriter, type LogEntry } from '../core/container/json-file-log.ts';
 import { readLogs } from '../core/container/log-reader.ts';
-import { commitBusyboxLayer } from './helpers/busybox-image.ts';
+import { busyboxSpec, openNativeBackend, ROOT_USER } from './helpers/native-backend.ts';
 import { text } from './helpers/streams.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const USER = { uid: 0, gid: 0, additionalGids: [] };
 /** Docker's RFC 3339 with nanoseconds (trailing zeros dropped), in UTC. */
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 
@@ -33,25 +30,11 @@ let backend: LinuxNativeBackend;
 let count = 0;
 
 beforeAll(async () => {
-  work = mkdtempSync('/var/tmp/berth-monitor-');
-  snapshotter = await OverlaySnapshotter.open(join(work, 'snapshots'), loadNativeAddon());
-  await commitBusyboxLayer(snapshotter);
-  backend = await LinuxNativeBackend.open({ runDir: join(work, 'run') });
+  ({ work, snapshotter, backend } = await openNativeBackend('berth-monitor-'));
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-function spec(args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec {
-  return {
-    id: ContainerStore.newId(),
-    hostname: 'box',
-    process: { args, env: ['PATH=/bin'], cwd: '/', user: USER },
-    root: { readonly: false },
-    mounts: [],
-    network: 'none',
-    resources: {},
-    ...extra,
-  };
-}
+const spec = busyboxSpec;
 
 /** Where a container's monitor keeps its log and its exit (the engine's container directory). */
 function detachOptions(id: string, rotation = { maxSize: 0, maxFile: 1 }): DetachOptions {
@@ -158,7 +141,7 @@ describe('a detached container', () => {
 
     const { task, init } = await backend.reconnect(s, { pid: started.pid, monitorPid: started.monitorPid, exitPath: detach.exitPath });
     expect(init).toMatchObject({ pid: started.pid, monitorPid: started.monitorPid });
-    const exec = await task.exec({ args: ['sh', '-c', 'hostname; echo $$'], env: ['PATH=/bin'], cwd: '/', user: USER });
+    const exec = await task.exec({ args: ['sh', '-c', 'hostname; echo $$'], env: ['PATH=/bin'], cwd: '/', user: ROOT_USER });
     expect(await text(exec.stdout)).toMatch(/^box\n\d+\n$/);
     expect(await exec.wait()).toEqual({ exitCode: 0 });
     const stats = await task.stats();
@@ -236,7 +219,7 @@ describe('a detached container', () => {
     expect(logged.map((l) => l.length)).toEqual([16384, 16384, 7233, 16385]);
     expect(logged.join('')).toBe(`${'x'.repeat(40000)}\n${'y'.repeat(16384)}\n`);
 
-    const tty = await startDetached(['sh', '-c', 'tty; echo hi >&2'], { extra: { process: { args: ['sh', '-c', 'tty; echo hi >&2'], env: ['PATH=/bin'], cwd: '/', user: USER, terminal: true } } });
+    const tty = await startDetached(['sh', '-c', 'tty; echo hi >&2'], { extra: { process: { args: ['sh', '-c', 'tty; echo hi >&2'], env: ['PATH=/bin'], cwd: '/', user: ROOT_USER, terminal: true } } });
     expect(await tty.init.wait()).toEqual({ exitCode: 0 });
     await tty.task.delete();
     const ttyLogged = await entries(tty.detach.logPath);
@@ -319,7 +302,7 @@ describe('a detached container', () => {
     expect(existsSync(detach.exitPath)).toBe(false);
     await task.delete();
 
-    const badCwd = spec(['true'], { process: { args: ['true'], env: [], cwd: '/etc/motd', user: USER } });
+    const badCwd = spec(['true'], { process: { args: ['true'], env: [], cwd: '/etc/motd', user: ROOT_USER } });
     const cwdTask = await backend.create(badCwd, await snapshotter.prepare(`c${++count}`, 'busybox'));
     await expect(cwdTask.start({ detach: detachOptions(badCwd.id) })).rejects.toMatchObject({ code: 'ENOTDIR', syscall: 'chdir', message: 'chdir /etc/motd: ENOTDIR (Not a directory)' });
     await cwdTask.delete();
@@ -328,12 +311,12 @@ describe('a detached container', () => {
   it('exec -d: the exec outlives the exec call under a monitor of its own, and can be killed and waited for', async () => {
     const { task, init } = await startDetached(['sleep', '1000']);
     const process: TaskProcess = await task.exec(
-      { args: ['sh', '-c', 'echo started > /tmp/exec-d; exec sleep 1000'], env: ['PATH=/bin'], cwd: '/', user: USER },
+      { args: ['sh', '-c', 'echo started > /tmp/exec-d; exec sleep 1000'], env: ['PATH=/bin'], cwd: '/', user: ROOT_USER },
       { detach: true },
     );
     expect(process.stdout).toBeUndefined();
     expect(procStat(process.pid)!.ppid).toBe(process.monitorPid);
-    const read = async () => text((await task.exec({ args: ['cat', '/tmp/exec-d'], env: ['PATH=/bin'], cwd: '/', user: USER })).stdout);
+    const read = async () => text((await task.exec({ args: ['cat', '/tmp/exec-d'], env: ['PATH=/bin'], cwd: '/', user: ROOT_USER })).stdout);
     await until(async () => (await read()) === 'started\n', 'the exec has written its file');
     expect(running(process.pid)).toBe(true);
     expect(procStat(process.pid)!.name).toBe('sleep');

@@ -16,8 +16,8 @@ import { BerthError } from '../core/errors.ts';
 import type { BerthEvent } from '../core/events/event-log.ts';
 import { busyboxArchive } from './helpers/busybox-archive.ts';
 import { dir, file } from './helpers/overlay.ts';
+import { runCollected } from './helpers/engine-run.ts';
 import { chunksOf } from './helpers/tar.ts';
-import { text } from './helpers/streams.ts';
 
 const WORKER = fileURLToPath(new URL('./helpers/volume-worker.mjs', import.meta.url));
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -42,11 +42,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function run(options: Parameters<Engine['runContainer']>[0]): Promise<{ out: string; err: string; code: number; id: string }> {
-  const c = await engine.runContainer(options);
-  const [out, err] = await Promise.all([text(c.stdout), text(c.stderr)]);
-  return { out, err, code: (await c.wait()).StatusCode, id: c.id };
-}
+const run = (options: Parameters<Engine['runContainer']>[0]) => runCollected(engine, options);
 
 /** The volume events recorded so far. */
 async function volumeEvents(): Promise<BerthEvent[]> {

@@ -2,15 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotSupportedError, type TaskProcess } from '../backends/backend.ts';
 import { TRAP_EXIT_CODE } from '../backends/wasi/wasi-runner.ts';
-import { WasiBackend } from '../backends/wasi/wasi-backend.ts';
-import { WorkerPool } from '../backends/wasi/worker-pool.ts';
+import type { WasiBackend } from '../backends/wasi/wasi-backend.ts';
+import type { WorkerPool } from '../backends/wasi/worker-pool.ts';
 import type { ContainerSpec, ProcessSpec } from '../core/container/container-spec.ts';
 import { ContainerStore } from '../core/container/container-store.ts';
-import { LayerReader } from '../core/layer/layer-reader.ts';
-import type { TarMember } from '../core/layer/tar-writer.ts';
-import { MemorySnapshotter } from '../core/snapshot/memory-snapshotter.ts';
-import { file, layerTar, stream } from './helpers/overlay.ts';
-import { toolboxWasm } from './helpers/wasi-toolbox.ts';
+import type { MemorySnapshotter } from '../core/snapshot/memory-snapshotter.ts';
+import { file } from './helpers/overlay.ts';
+import { executable, toolboxBackend, toolboxWasm } from './helpers/wasi-toolbox.ts';
 import { layerSnapshot } from './unionfs-helpers.ts';
 import { text } from './helpers/streams.ts';
 
@@ -19,19 +17,9 @@ let pool: WorkerPool;
 let backend: WasiBackend;
 let count = 0;
 
-function binary(path: string, bytes: Uint8Array): TarMember {
-  return { header: { path, type: 'file', mode: 0o755, uid: 0, gid: 0, size: bytes.length, mtimeMs: 1_700_000_000_000 }, body: Buffer.from(bytes) };
-}
-
 beforeAll(async () => {
-  snapshotter = new MemorySnapshotter();
   // The toolbox without a .wasm name (found by its magic) and with one; a text file that is not a module.
-  const tar = await layerTar([binary('bin/toolbox', toolboxWasm()), binary('app/toolbox.wasm', toolboxWasm()), file('etc/motd', 'hello')]);
-  await snapshotter.prepare('extract');
-  await snapshotter.applyLayer('extract', new LayerReader(stream(tar)).entries());
-  await snapshotter.commit('toolbox', 'extract');
-  pool = new WorkerPool({ warm: 2 });
-  backend = new WasiBackend({ snapshotter, pool });
+  ({ snapshotter, pool, backend } = await toolboxBackend([executable('bin/toolbox', toolboxWasm()), executable('app/toolbox.wasm', toolboxWasm()), file('etc/motd', 'hello')]));
 });
 afterAll(async () => {
   await backend.close();

@@ -7,17 +7,16 @@
 import { lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WasiBackend } from '../backends/wasi/wasi-backend.ts';
-import { WorkerPool } from '../backends/wasi/worker-pool.ts';
+import type { WasiBackend } from '../backends/wasi/wasi-backend.ts';
+import type { WorkerPool } from '../backends/wasi/worker-pool.ts';
 import type { ContainerSpec, MountSpec } from '../core/container/container-spec.ts';
 import { ContainerStore } from '../core/container/container-store.ts';
-import { LayerReader } from '../core/layer/layer-reader.ts';
-import { MemorySnapshotter } from '../core/snapshot/memory-snapshotter.ts';
+import type { MemorySnapshotter } from '../core/snapshot/memory-snapshotter.ts';
 import { Engine } from '../index.ts';
-import { dir, file, layerTar, stream } from './helpers/overlay.ts';
+import { dir, file } from './helpers/overlay.ts';
 import { chunksOf } from './helpers/tar.ts';
 import { toolboxArchive } from './helpers/toolbox-images.ts';
-import { toolboxWasm } from './helpers/wasi-toolbox.ts';
+import { executable, toolboxBackend, toolboxWasm } from './helpers/wasi-toolbox.ts';
 import { text } from './helpers/streams.ts';
 
 let snapshotter: MemorySnapshotter;
@@ -27,20 +26,13 @@ let count = 0;
 const hostDirs: string[] = [];
 
 beforeAll(async () => {
-  snapshotter = new MemorySnapshotter();
-  const module = Buffer.from(toolboxWasm());
-  const tar = await layerTar([
+  ({ snapshotter, pool, backend } = await toolboxBackend([
     dir('bin'),
-    { header: { path: 'bin/toolbox', type: 'file', mode: 0o755, uid: 0, gid: 0, size: module.length, mtimeMs: 1_700_000_000_000 }, body: module },
+    executable('bin/toolbox', toolboxWasm()),
     dir('etc'),
     file('etc/motd', 'the container motd\n'),
     dir('data'),
-  ]);
-  await snapshotter.prepare('extract');
-  await snapshotter.applyLayer('extract', new LayerReader(stream(tar)).entries());
-  await snapshotter.commit('toolbox', 'extract');
-  pool = new WorkerPool({ warm: 2 });
-  backend = new WasiBackend({ snapshotter, pool });
+  ]));
 });
 afterAll(async () => {
   await backend.close();
